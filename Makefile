@@ -1,0 +1,77 @@
+# Two commands matter: `make run` (start the assistant) and `make test` (run every test).
+# Both install whatever is missing first; every step below is idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+APP_PY := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+export PYTHONPATH := $(CURDIR)
+export PYSPARK_PYTHON := $(CURDIR)/.venv/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+MODEL_INPUTS := config.yml bot/domain.yml data/lexicon.yml $(sort $(wildcard data/nlu/*.yml data/dialogue/*.yml nlu/*.py))
+MODEL_HASH := $(shell cat $(MODEL_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
+MODEL := models/$(MODEL_HASH).tar.gz
+
+.PHONY: help install system web spacy demo model run test test-unit test-dialogue lint nlu-report
+
+help:
+	@echo "make run   - install what is missing, build demo data, index and model, start the assistant"
+	@echo "make test  - install what is missing and run every test"
+
+install: system .venv/.installed .venv-rasa/.installed web spacy
+
+system:
+	@scripts/install-system.sh
+
+.venv/.installed: requirements/app.lock
+	@test -x .venv/bin/python || $$(scripts/find-python.sh 3.11) -m venv .venv
+	.venv/bin/pip install -q --upgrade pip==24.3.1
+	.venv/bin/pip install -q -r requirements/app.lock
+	@touch $@
+
+.venv-rasa/.installed: requirements/rasa.lock
+	@test -x .venv-rasa/bin/python || $$(scripts/find-python.sh 3.10) -m venv .venv-rasa
+	.venv-rasa/bin/pip install -q --upgrade pip==24.3.1
+	.venv-rasa/bin/pip install -q -r requirements/rasa.lock
+	@touch $@
+
+web: bot/web/node_modules/.installed
+
+bot/web/node_modules/.installed: bot/web/package-lock.json
+	cd bot/web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+spacy: var/spacy/zh_blank/meta.json
+
+var/spacy/zh_blank/meta.json: scripts/make_spacy_blanks.py .venv-rasa/.installed
+	.venv-rasa/bin/python scripts/make_spacy_blanks.py var/spacy
+
+demo: .venv/.installed
+	$(APP_PY) -m matchmaker.bootstrap
+
+model: $(MODEL)
+
+$(MODEL): .venv-rasa/.installed var/spacy/zh_blank/meta.json
+	$(RASA) train --config config.yml --domain bot/domain.yml --data data/nlu data/dialogue \
+	  --out models --fixed-model-name $(MODEL_HASH)
+
+run: install demo model
+	$(APP_PY) -m bot.stack --model $(MODEL)
+
+lint: .venv/.installed
+	$(APP_PY) -m ruff check .
+	$(APP_PY) -m mypy
+
+test-dialogue: install model
+	$(RASA) data validate --config config.yml --domain bot/domain.yml --data data/nlu data/dialogue --fail-on-warnings
+	$(RASA) test core --model $(MODEL) --stories tests/e2e/test_stories.yml --fail-on-prediction-errors \
+	  --out results/e2e
+
+test: install model lint test-dialogue
+	MATCHMAKER_MODEL_ARCHIVE=$(MODEL) $(APP_PY) -m pytest
+
+nlu-report: install
+	bench/nlu_cross_validation.sh

@@ -1,0 +1,75 @@
+"""Match cards: a carousel for the web widget, text with buttons for other channels."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Sequence
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from matchmaker.matching import Match
+from matchmaker.messages import say, word
+from nlu.lexicon import Lexicon
+
+CAROUSEL_CHANNELS = ("socketio",)
+
+
+def why(match: Match, language: str) -> str:
+    """One line saying why ``match`` fits: shared terms or the closest passage, and preferences."""
+    parts: List[str] = []
+    separator = "、" if language == "zh" else ", "
+    if match.shared_terms:
+        parts.append(say("why_terms", language, terms=separator.join(match.shared_terms)))
+    if match.passage:
+        parts.append(say("why_passage", language, passage=match.passage))
+    if not parts:
+        parts.append(say("why_semantic", language))
+    if match.same_field:
+        parts.append(say("why_field", language))
+    if match.same_region:
+        parts.append(say("why_region", language))
+    return "；".join(parts) if language == "zh" else "; ".join(parts)
+
+
+def region_label(code: str, lexicon: Lexicon, language: str) -> str:
+    """Display name of a region code (unknown codes are translated as words)."""
+    name = lexicon.region_name(code, language)
+    return word(code, language) if name == code else name
+
+
+def contact_payload(rank: int) -> str:
+    """The button payload that contacts the owner of match ``rank``."""
+    return "/contact" + json.dumps({"match_rank": str(rank)})
+
+
+def card_values(match: Match, lexicon: Lexicon, language: str) -> Dict[str, Any]:
+    """The values a card template is filled with."""
+    listing = match.listing
+    return {"rank": match.rank, "title": listing.title, "owner": listing.owner_name,
+            "region": region_label(listing.region, lexicon, language), "maturity": listing.maturity,
+            "score": f"{match.score:.2f}", "why": why(match, language)}
+
+
+def send_matches(dispatcher: CollectingDispatcher, matches: Sequence[Match], lexicon: Lexicon,
+                 language: str, channel: str) -> None:
+    """Show ``matches`` as cards suited to ``channel``."""
+    contact = say("button_contact", language)
+    if channel in CAROUSEL_CHANNELS:
+        elements = []
+        for match in matches:
+            values = card_values(match, lexicon, language)
+            elements.append({
+                "title": f"{match.rank}. {match.listing.title}",
+                "subtitle": say("card_subtitle", language, **values),
+                "buttons": [{"type": "postback", "title": f"{contact} #{match.rank}",
+                             "payload": contact_payload(match.rank)}],
+            })
+        dispatcher.utter_message(attachment={"type": "template",  # type: ignore[arg-type]
+                                             "payload": {"template_type": "generic", "elements": elements}})
+    else:
+        for match in matches:
+            dispatcher.utter_message(
+                text=say("card", language, **card_values(match, lexicon, language)),
+                buttons=[{"title": f"{contact} #{match.rank}", "payload": contact_payload(match.rank)}])
+    dispatcher.utter_message(text=say("correct_hint", language),
+                             buttons=[{"title": say("button_more", language), "payload": "/more"}])

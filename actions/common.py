@@ -1,0 +1,68 @@
+"""What every action needs: the turn's language and entities, and safe execution."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from matchmaker.messages import say
+from nlu.language import detect_language
+
+logger = logging.getLogger(__name__)
+DomainDict = Dict[Text, Any]
+
+
+def turn_language(tracker: Tracker) -> str:
+    """The language of the latest user message; for button payloads, the remembered one."""
+    text = tracker.latest_message.get("text") or ""
+    remembered = tracker.get_slot("language") or "en"
+    if not text or text.startswith("/"):
+        return str(remembered)
+    return detect_language(text, default=str(remembered))
+
+
+def entity_values(tracker: Tracker, name: str) -> List[str]:
+    """Distinct values of entity ``name`` in the latest message, in order."""
+    values: List[str] = []
+    for entity in tracker.latest_message.get("entities", []):
+        value = entity.get("value")
+        if entity.get("entity") == name and value is not None and str(value) not in values:
+            values.append(str(value))
+    return values
+
+
+def first_entity(tracker: Tracker, name: str) -> Optional[str]:
+    """The first value of entity ``name`` in the latest message, if any."""
+    values = entity_values(tracker, name)
+    return values[0] if values else None
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The latest user message text."""
+    return str(tracker.latest_message.get("text") or "").strip()
+
+
+RunFn = Callable[[Any, CollectingDispatcher, Tracker, DomainDict], Awaitable[List[EventType]]]
+
+
+def polite_failures(run: RunFn) -> RunFn:
+    """Turn any unexpected error of an action into a polite reply; state is left unchanged."""
+
+    @functools.wraps(run)
+    async def wrapper(self: Action, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> List[EventType]:
+        language = turn_language(tracker)
+        try:
+            events = await run(self, dispatcher, tracker, domain)
+        except Exception:
+            logger.exception("Action %s failed", self.name())
+            dispatcher.utter_message(text=say("service_error", language))
+            return [SlotSet("language", language)]
+        return [SlotSet("language", language), *events]
+
+    return wrapper

@@ -1,0 +1,216 @@
+"""Actions that search, refine, page through and contact matches."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, replace
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.cards import region_label, send_matches
+from actions.common import DomainDict, entity_values, first_entity, latest_text, polite_failures, turn_language
+from actions.listings import post_from_description
+from actions.services import get_services
+from matchmaker.matching import SearchRequest
+from matchmaker.messages import duration, money, say, word
+from matchmaker.threads import ThreadError
+from nlu.lexicon import Lexicon
+
+TARGET_BY_INTENT = {"describe_demand": "achievement", "describe_achievement": "demand"}
+_ANY_REGION = re.compile(r"不限地区|地区不限|任何地区|全国|any region|all regions|anywhere|any province", re.I)
+
+
+def understood_summary(lexicon: Lexicon, language: str, entities: Dict[str, List[str]]) -> str:
+    """A readable list of what was understood from a description or refinement."""
+    parts: List[str] = []
+    if entities.get("field"):
+        parts.append(f"{word('field', language)}: {lexicon.field_name(entities['field'][0], language)}")
+    if entities.get("region"):
+        names = [region_label(code, lexicon, language) for code in entities["region"]]
+        parts.append(f"{word('region', language)}: {'/'.join(names)}")
+    if entities.get("budget"):
+        parts.append(f"{word('budget', language)}: {money(int(entities['budget'][0]), language)}")
+    if entities.get("deadline"):
+        parts.append(f"{word('deadline', language)}: {duration(int(entities['deadline'][0]), language)}")
+    if entities.get("maturity"):
+        parts.append(f"{word('maturity', language)}: ≥ TRL {entities['maturity'][0]}")
+    return "；".join(parts) if language == "zh" else "; ".join(parts)
+
+
+def _entities(tracker: Tracker) -> Dict[str, List[str]]:
+    return {name: entity_values(tracker, name)
+            for name in ("field", "region", "budget", "deadline", "maturity")}
+
+
+def _request_from_slot(tracker: Tracker) -> Optional[SearchRequest]:
+    raw = tracker.get_slot("search")
+    if not isinstance(raw, dict) or not raw.get("query"):
+        return None
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    try:
+        return SearchRequest(**fields)
+    except TypeError:
+        return None
+
+
+def _request_slot(request: SearchRequest) -> Dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(request).items()}
+
+
+def show_page(dispatcher: CollectingDispatcher, tracker: Tracker, request: SearchRequest,
+              offset: int, language: str, header: str) -> List[EventType]:
+    """Search, show one page of matches and remember what was shown."""
+    services = get_services()
+    page_size = services.settings.page_size
+    matches = services.matcher.search(request, offset=offset, limit=page_size)
+    shown: List[Any] = list(tracker.get_slot("shown_ids") or []) if offset else []
+    if not matches:
+        dispatcher.utter_message(text=say("no_more" if offset else "no_results", language))
+        return [SlotSet("search", _request_slot(request)), SlotSet("shown_ids", shown)]
+    dispatcher.utter_message(text=header.format(count=len(matches), first=offset + 1,
+                                                last=offset + len(matches)))
+    channel = tracker.get_latest_input_channel() or ""
+    send_matches(dispatcher, matches, services.lexicon, language, channel)
+    shown = shown[:offset] + [m.listing.id for m in matches]
+    return [SlotSet("search", _request_slot(request)), SlotSet("search_offset", float(offset)),
+            SlotSet("shown_ids", shown)]
+
+
+def results_header(request: SearchRequest, language: str) -> str:
+    """The line above the first page of results."""
+    key = "results_achievements" if request.target_kind == "achievement" else "results_demands"
+    return say(key, language, count="{count}")
+
+
+class ActionHandleDescription(Action):
+    """A problem or achievement was described: post it if a post is pending, else search."""
+
+    def name(self) -> Text:
+        """Action name in the domain."""
+        return "action_handle_description"
+
+    @polite_failures
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        """Search the other side of the market for the description."""
+        language = turn_language(tracker)
+        pending = tracker.get_slot("post_pending")
+        if pending in ("demand", "achievement"):
+            return post_from_description(dispatcher, tracker, str(pending), latest_text(tracker), language)
+        services = get_services()
+        entities = _entities(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        target = TARGET_BY_INTENT.get(str(intent), "achievement")
+        maturity = entities["maturity"][0] if entities["maturity"] and target == "achievement" else None
+        request = SearchRequest(
+            query=latest_text(tracker), target_kind=target, language=language,
+            requester_id=tracker.sender_id, min_maturity=int(maturity) if maturity else None,
+            prefer_regions=tuple(entities["region"]),
+            prefer_field=entities["field"][0] if entities["field"] else None,
+            cross_lingual=services.settings.cross_lingual)
+        summary = understood_summary(services.lexicon, language, entities)
+        dispatcher.utter_message(text=say("understood", language, summary=summary) if summary
+                                 else say("understood_nothing", language))
+        return show_page(dispatcher, tracker, request, 0, language, results_header(request, language))
+
+
+class ActionRefineSearch(Action):
+    """Narrow or correct the current search without starting over."""
+
+    def name(self) -> Text:
+        """Action name in the domain."""
+        return "action_refine_search"
+
+    @polite_failures
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        """Apply the conditions of the message to the remembered search and search again."""
+        language = turn_language(tracker)
+        request = _request_from_slot(tracker)
+        if request is None:
+            dispatcher.utter_message(text=say("no_search", language))
+            return []
+        entities = _entities(tracker)
+        text = latest_text(tracker)
+        changes: Dict[str, Any] = {}
+        if entities["region"]:
+            changes["regions"] = tuple(entities["region"])
+        elif _ANY_REGION.search(text):
+            changes["regions"] = ()
+        if entities["field"]:
+            changes["field"] = entities["field"][0]
+        if entities["maturity"]:
+            changes["min_maturity"] = int(entities["maturity"][0])
+        if not changes and not entities["budget"] and not entities["deadline"]:
+            dispatcher.utter_message(text=say("refine_nothing", language))
+            return []
+        refined = replace(request, **changes)
+        services = get_services()
+        summary = understood_summary(services.lexicon, language, entities)
+        if "regions" in changes and not changes["regions"]:
+            summary = "; ".join(filter(None, [summary, word("any_region", language)]))
+        dispatcher.utter_message(text=say("understood", language, summary=summary))
+        return show_page(dispatcher, tracker, refined, 0, language, results_header(refined, language))
+
+
+class ActionShowMore(Action):
+    """Show the next page of the current search."""
+
+    def name(self) -> Text:
+        """Action name in the domain."""
+        return "action_show_more"
+
+    @polite_failures
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        """Page forward."""
+        language = turn_language(tracker)
+        request = _request_from_slot(tracker)
+        if request is None:
+            dispatcher.utter_message(text=say("no_search", language))
+            return []
+        offset = len(tracker.get_slot("shown_ids") or [])
+        return show_page(dispatcher, tracker, request, offset, language, say("more_results", language,
+                                                                             first="{first}", last="{last}"))
+
+
+class ActionContactMatch(Action):
+    """Open a negotiation thread with the owner of a shown match."""
+
+    def name(self) -> Text:
+        """Action name in the domain."""
+        return "action_contact_match"
+
+    @polite_failures
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        """Open (or find) the thread between the user and the listing's owner."""
+        language = turn_language(tracker)
+        shown = [int(i) for i in (tracker.get_slot("shown_ids") or [])]
+        if not shown:
+            dispatcher.utter_message(text=say("no_search", language))
+            return []
+        rank = first_entity(tracker, "match_rank")
+        if rank is None or not rank.isdigit() or not 1 <= int(rank) <= len(shown):
+            dispatcher.utter_message(text=say("contact_which", language, count=len(shown)))
+            return []
+        services = get_services()
+        listing_id = shown[int(rank) - 1]
+        listing = services.listings.get_many([listing_id]).get(listing_id)
+        if listing is None:
+            dispatcher.utter_message(text=say("service_error", language))
+            return []
+        request = _request_from_slot(tracker)
+        try:
+            thread, created = services.threads.open(listing.id, tracker.sender_id, listing.owner_id,
+                                                    request.query if request else "")
+        except ThreadError:
+            dispatcher.utter_message(text=say("contact_self", language))
+            return []
+        key = "contact_opened" if created else "contact_exists"
+        dispatcher.utter_message(text=say(key, language, thread=thread.id, owner=listing.owner_name,
+                                          title=listing.title, state=word(thread.state, language)))
+        return []

@@ -1,0 +1,214 @@
+"""Start and stop the whole assistant: action server, Rasa server and the web page.
+
+``python -m bot.stack --model models/X.tar.gz`` is what ``make run`` calls; tests use
+:class:`Stack` as a context manager. Each server is started, then waited for until it
+really answers (the action server only answers once its models are warm; the Rasa server
+gets one parse per language so its first real reply is not a cold one). Ctrl-C stops
+everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from matchmaker.settings import PROJECT_ROOT, load_settings
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
+
+
+class StackError(RuntimeError):
+    """A server did not come up; the message names its log file."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the servers listen and what they serve."""
+
+    model: Path
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    web_port: int = 8080
+    var_dir: Path = field(default_factory=lambda: load_settings().var_dir)
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def page_url(self) -> str:
+        """URL of the chat page."""
+        return f"http://{self.host}:{self.web_port}/"
+
+
+def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            return int(reply.status), reply.read()
+    except urllib.error.HTTPError as error:
+        return int(error.code), b""
+
+
+def post_json(url: str, body: Any, timeout: float = 60.0) -> Any:
+    """POST ``body`` as JSON and return the decoded JSON reply."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return json.loads(reply.read() or b"null")
+
+
+class Stack:
+    """The three servers of the assistant as child processes."""
+
+    def __init__(self, config: StackConfig) -> None:
+        """Prepare to run with ``config``; nothing starts until :meth:`start`."""
+        self.config = config
+        self.token = os.environ.get("MATCHMAKER_RASA_TOKEN") or secrets.token_hex(16)
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+        self.log_dir = config.var_dir / "logs"
+
+    def environment(self) -> dict[str, str]:
+        """The environment every child process gets."""
+        env = dict(os.environ)
+        env.update({
+            "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false", "MATCHMAKER_VAR_DIR": str(self.config.var_dir),
+            "MATCHMAKER_ACTIONS_PORT": str(self.config.actions_port),
+            "MATCHMAKER_TRACKER_DB": str(self.config.var_dir / "trackers.db"),
+        })
+        env.update(dict(self.config.extra_env))
+        return env
+
+    def start(self) -> None:
+        """Start the servers one after the other, each waited for until it answers."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.config
+        self.start_actions()
+        self._spawn("rasa", [str(RASA_BIN), "run", "--model", str(cfg.model), "--endpoints", "endpoints.yml",
+                             "--credentials", "credentials.yml", "--interface", cfg.host,
+                             "--port", str(cfg.rasa_port), "--cors", "*", "--enable-api",
+                             "--auth-token", self.token])
+        self._wait("rasa", f"{cfg.rasa_url}/status?token={self.token}", timeout=600)
+        for text in ("hello", "你好", "We need a better battery material", "我们需要电池材料技术"):
+            post_json(f"{cfg.rasa_url}/model/parse?token={self.token}", {"text": text})
+        self._spawn("web", [str(APP_PYTHON), "-m", "bot.webpage", "--host", cfg.host, "--port", str(cfg.web_port),
+                            "--socket-url", cfg.rasa_url])
+        self._wait("web", cfg.page_url, timeout=60)
+
+    def start_actions(self) -> None:
+        """Start (or restart) the action server and wait until it is warm."""
+        cfg = self.config
+        self._spawn("actions", [str(APP_PYTHON), "-m", "actions.server", "--host", cfg.host,
+                                "--port", str(cfg.actions_port)])
+        self._wait("actions", f"http://{cfg.host}:{cfg.actions_port}/health", timeout=600)
+
+    def stop_process(self, name: str) -> None:
+        """Stop one server (SIGTERM, then SIGKILL after 20 s)."""
+        process = self._processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log = self._logs.pop(name, None)
+        if log is not None:
+            log.close()
+
+    def stop(self) -> None:
+        """Stop every server, newest first."""
+        for name in reversed(list(self._processes)):
+            self.stop_process(name)
+
+    def dead(self) -> list[str]:
+        """Names of servers that exited."""
+        return [name for name, p in self._processes.items() if p.poll() is not None]
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self._logs[name] = log
+        self._processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.environment(),
+                                                 stdout=log, stderr=subprocess.STDOUT,
+                                                 start_new_session=True)
+
+    def _wait(self, name: str, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._processes[name].poll() is not None:
+                raise StackError(f"{name} exited; see {self.log_dir / (name + '.log')}")
+            try:
+                status, _ = _get(url)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(1)
+        raise StackError(f"{name} did not answer within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
+
+
+def main() -> None:
+    """Run the assistant until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--web-port", type=int, default=8080)
+    args = parser.parse_args()
+    stack = Stack(StackConfig(model=args.model, rasa_port=args.rasa_port, actions_port=args.actions_port,
+                              web_port=args.web_port))
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print("starting the action server, the Rasa server and the web page (logs in "
+          f"{stack.log_dir}) ...", flush=True)
+    try:
+        stack.start()
+        print(f"\nChat page:     {stack.config.page_url}\n"
+              f"REST webhook:  {stack.config.rasa_url}/webhooks/rest/webhook\n"
+              "Press Ctrl-C to stop.", flush=True)
+        while not stopping and not stack.dead():
+            time.sleep(0.5)
+        if stack.dead():
+            print(f"server(s) exited: {', '.join(stack.dead())}; see {stack.log_dir}", file=sys.stderr)
+    except StackError as error:
+        print(f"could not start: {error}", file=sys.stderr)
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Spark jobs that rebuild the index and learn from behaviour logs."""

@@ -1,0 +1,1 @@
+"""Domain logic of the matchmaking assistant: listings, matching, threads, settings."""

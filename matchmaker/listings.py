@@ -1,0 +1,234 @@
+"""Listings (enterprise demands and research achievements) and their embedded store."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+KINDS = ("demand", "achievement")
+OWNER_TYPES = ("enterprise", "university", "institute", "individual")
+MAX_TITLE_CHARS = 120
+MAX_TEXT_CHARS = 4000
+
+
+class ListingError(ValueError):
+    """A listing is malformed; the message says which part."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One demand or achievement with the metadata matching filters on.
+
+    ``id`` is a stable int64 shared with the search index; 0 means "not stored yet".
+    ``maturity`` is a technology readiness level (TRL 1-9): reached by an achievement,
+    wanted at least by a demand.
+    """
+
+    id: int
+    kind: str
+    title: str
+    text: str
+    owner_id: str
+    owner_name: str
+    owner_type: str
+    listing_type: str
+    region: str
+    field: str
+    maturity: int
+    language: str
+    budget: int | None = None
+    deadline_days: int | None = None
+    source: str = "chat"
+    created_at: float = field(default_factory=time.time)
+
+    def validated(self) -> Listing:
+        """Return the listing with trimmed text, or raise ``ListingError``."""
+        title, text = self.title.strip(), self.text.strip()
+        if self.kind not in KINDS:
+            raise ListingError(f"kind must be one of {KINDS}")
+        if not title or not text:
+            raise ListingError("title and text must not be empty")
+        if len(title) > MAX_TITLE_CHARS or len(text) > MAX_TEXT_CHARS:
+            raise ListingError("title or text is too long")
+        if not 1 <= self.maturity <= 9:
+            raise ListingError("maturity must be a TRL between 1 and 9")
+        if not self.owner_id:
+            raise ListingError("owner_id must not be empty")
+        return replace(self, title=title, text=text)
+
+    @property
+    def search_text(self) -> str:
+        """The text the index sees: title and description."""
+        return f"{self.title}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class ListingFilter:
+    """Hard constraints on listings; empty parts constrain nothing."""
+
+    kind: str | None = None
+    regions: tuple[str, ...] = ()
+    field: str | None = None
+    min_maturity: int | None = None
+    language: str | None = None
+    exclude_owner: str | None = None
+
+
+class ListingStore(Protocol):
+    """Where listings live (SQLite embedded; a cluster store later)."""
+
+    def add(self, listing: Listing) -> Listing:
+        """Store a listing and return it with its assigned id."""
+
+    def add_many(self, listings: Iterable[Listing]) -> int:
+        """Store listings in one transaction; return how many were stored."""
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, Listing]:
+        """Listings by id (missing ids are absent from the result)."""
+
+    def matching_ids(self, where: ListingFilter) -> list[int]:
+        """Ids of all listings that satisfy ``where``."""
+
+    def iter_all(self) -> Iterator[Listing]:
+        """Every listing, in id order."""
+
+    def count(self) -> int:
+        """How many listings are stored."""
+
+
+_COLUMNS = ("id", "kind", "title", "text", "owner_id", "owner_name", "owner_type", "listing_type",
+            "region", "field", "maturity", "language", "budget", "deadline_days", "source", "created_at")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS listings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    owner_id TEXT NOT NULL, owner_name TEXT NOT NULL, owner_type TEXT NOT NULL,
+    listing_type TEXT NOT NULL, region TEXT NOT NULL, field TEXT NOT NULL,
+    maturity INTEGER NOT NULL, language TEXT NOT NULL,
+    budget INTEGER, deadline_days INTEGER,
+    source TEXT NOT NULL UNIQUE, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS listings_kind ON listings(kind, region, field, maturity);
+CREATE INDEX IF NOT EXISTS listings_owner ON listings(owner_id);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the embedded database in WAL mode, shared by the stores of one process."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    return connection
+
+
+class SQLiteListingStore:
+    """Listings in SQLite; safe to share between threads of one process."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        """Use ``connection`` (see :func:`connect`) and create the table if needed."""
+        self._db = connection
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.executescript(_SCHEMA)
+
+    def add(self, listing: Listing) -> Listing:
+        """Validate and store ``listing``; a duplicate ``source`` returns the stored one."""
+        valid = listing.validated()
+        row = _to_row(valid)
+        with self._lock, self._db:
+            existing = self._db.execute("SELECT * FROM listings WHERE source = ?", (valid.source,)).fetchone()
+            if existing is not None:
+                return _from_row(existing)
+            names = [c for c in _COLUMNS if c != "id" or valid.id]
+            cursor = self._db.execute(
+                f"INSERT INTO listings ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+                [row[c] for c in names])
+        return replace(valid, id=int(cursor.lastrowid or 0))
+
+    def add_many(self, listings: Iterable[Listing]) -> int:
+        """Store many listings in one transaction, skipping sources already stored."""
+        rows = [_to_row(item.validated()) for item in listings]
+        names = [c for c in _COLUMNS if c != "id"]
+        with self._lock, self._db:
+            before = self._db.total_changes
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO listings ({', '.join(names)}) "
+                f"VALUES ({', '.join('?' for _ in names)})",
+                [[row[c] for c in names] for row in rows])
+            return self._db.total_changes - before
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, Listing]:
+        """Listings by id."""
+        if not ids:
+            return {}
+        wanted = [int(i) for i in ids]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM listings WHERE id IN ({', '.join('?' for _ in wanted)})", wanted).fetchall()
+        return {int(r["id"]): _from_row(r) for r in rows}
+
+    def matching_ids(self, where: ListingFilter) -> list[int]:
+        """Ids satisfying every non-empty part of ``where``."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.kind:
+            clauses.append("kind = ?")
+            params.append(where.kind)
+        if where.regions:
+            clauses.append(f"region IN ({', '.join('?' for _ in where.regions)})")
+            params.extend(where.regions)
+        if where.field:
+            clauses.append("field = ?")
+            params.append(where.field)
+        if where.min_maturity:
+            clauses.append("maturity >= ?")
+            params.append(where.min_maturity)
+        if where.language:
+            clauses.append("language = ?")
+            params.append(where.language)
+        if where.exclude_owner:
+            clauses.append("owner_id != ?")
+            params.append(where.exclude_owner)
+        sql = "SELECT id FROM listings" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        with self._lock:
+            return [int(r[0]) for r in self._db.execute(sql, params).fetchall()]
+
+    def iter_all(self) -> Iterator[Listing]:
+        """Every listing in id order (read in pages, so memory stays flat)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT * FROM listings WHERE id > ? ORDER BY id LIMIT 1000", (last,)).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _from_row(row)
+            last = int(rows[-1]["id"])
+
+    def by_owner(self, owner_id: str) -> list[Listing]:
+        """Listings posted by ``owner_id``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM listings WHERE owner_id = ? ORDER BY id DESC", (owner_id,)).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def count(self) -> int:
+        """How many listings are stored."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM listings").fetchone()[0])
+
+
+def _to_row(listing: Listing) -> dict[str, Any]:
+    return asdict(listing)
+
+
+def _from_row(row: sqlite3.Row) -> Listing:
+    return Listing(**{c: row[c] for c in _COLUMNS})

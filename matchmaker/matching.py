@@ -1,0 +1,125 @@
+"""Matching: hard filters, hybrid retrieval, soft preferences and an explanation per match."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from index.explain import closest_passage, shared_terms
+from index.hybrid import Hit
+from matchmaker.listings import Listing, ListingFilter, ListingStore
+
+PREFERENCE_BONUS = 0.05
+CANDIDATE_POOL = 60
+
+
+class SearchableIndex(Protocol):
+    """The part of the hybrid index that matching uses."""
+
+    def search(self, query: str, k: int = 10, allowed_ids: np.ndarray | None = None,
+               mode: str = "hybrid") -> list[Hit]:
+        """Best ``k`` hits for ``query`` among ``allowed_ids``."""
+
+    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
+        """Make new documents searchable at once."""
+
+
+class IndexProvider(Protocol):
+    """Gives the index currently served (it may be swapped for a newer version)."""
+
+    def current(self) -> SearchableIndex:
+        """The index to search now."""
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What to look for: the description, hard filters and soft preferences."""
+
+    query: str
+    target_kind: str
+    language: str
+    requester_id: str
+    regions: tuple[str, ...] = ()
+    field: str | None = None
+    min_maturity: int | None = None
+    prefer_regions: tuple[str, ...] = ()
+    prefer_field: str | None = None
+    cross_lingual: bool = False
+
+    def listing_filter(self) -> ListingFilter:
+        """The hard constraints as a store filter."""
+        return ListingFilter(kind=self.target_kind, regions=self.regions, field=self.field,
+                             min_maturity=self.min_maturity,
+                             language=None if self.cross_lingual else self.language,
+                             exclude_owner=self.requester_id)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A ranked listing with the evidence for why it matches."""
+
+    rank: int
+    listing: Listing
+    score: float
+    shared_terms: tuple[str, ...] = ()
+    passage: str = ""
+    same_region: bool = False
+    same_field: bool = False
+    legs: tuple[str, ...] = field(default_factory=tuple)
+
+
+class MatchService:
+    """Finds, ranks and explains matches; makes new listings searchable at once."""
+
+    def __init__(self, store: ListingStore, indexes: IndexProvider) -> None:
+        """Search ``indexes`` and read listing details from ``store``."""
+        self._store = store
+        self._indexes = indexes
+
+    def search(self, request: SearchRequest, offset: int = 0, limit: int = 5) -> list[Match]:
+        """Matches ranked ``offset+1`` to ``offset+limit`` for ``request``."""
+        allowed = self._store.matching_ids(request.listing_filter())
+        if not allowed or not request.query.strip():
+            return []
+        pool = max(CANDIDATE_POOL, offset + limit)
+        hits = self._indexes.current().search(
+            request.query, k=pool, allowed_ids=np.asarray(allowed, dtype=np.int64))
+        listings = self._store.get_many([h.id for h in hits])
+        scored = [(self._adjusted(h, listings[h.id], request), h) for h in hits
+                  if h.id in listings and h.score > 0]
+        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        page = scored[offset:offset + limit]
+        return [self._explain(offset + i + 1, score, hit, listings[hit.id], request)
+                for i, (score, hit) in enumerate(page)]
+
+    def post(self, listing: Listing) -> Listing:
+        """Store ``listing`` and add it to the served index, so it is searchable now."""
+        stored = self._store.add(listing)
+        self._indexes.current().add([stored.id], [stored.search_text])
+        return stored
+
+    @staticmethod
+    def _adjusted(hit: Hit, listing: Listing, request: SearchRequest) -> float:
+        bonus = 0.0
+        if listing.region in request.prefer_regions:
+            bonus += PREFERENCE_BONUS
+        if request.prefer_field and listing.field == request.prefer_field:
+            bonus += PREFERENCE_BONUS
+        return min(1.0, hit.score + bonus)
+
+    @staticmethod
+    def _explain(rank: int, score: float, hit: Hit, listing: Listing, request: SearchRequest) -> Match:
+        legs = tuple(name for name, r in (("dense", hit.dense_rank), ("lexical", hit.lexical_rank))
+                     if r is not None)
+        return Match(
+            rank=rank,
+            listing=listing,
+            score=round(score, 3),
+            shared_terms=tuple(shared_terms(request.query, listing.search_text, limit=4)),
+            passage=closest_passage(request.query, listing.text, max_chars=80),
+            same_region=listing.region in request.prefer_regions,
+            same_field=bool(request.prefer_field) and listing.field == request.prefer_field,
+            legs=legs,
+        )

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs when they are missing:
+# Chromium (browser tests), BLAS/LAPACK (Spark MLlib), and a JDK (Spark, Hadoop).
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+dpkg -s libblas3 >/dev/null 2>&1 || need+=(libblas3)
+dpkg -s liblapack3 >/dev/null 2>&1 || need+=(liblapack3)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "installing system packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
