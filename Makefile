@@ -41,7 +41,7 @@ system:
 web: bot/web/node_modules/.installed
 
 bot/web/node_modules/.installed: bot/web/package-lock.json
-	cd bot/web && npm ci --no-audit --no-fund --loglevel=error
+	cd bot/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 spacy: var/spacy/zh_blank/meta.json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -14,7 +14,7 @@ from matchmaker.messages import say
 from nlu.language import detect_language
 
 logger = logging.getLogger(__name__)
-DomainDict = Dict[Text, Any]
+DomainDict = Dict[str, Any]
 
 
 def turn_language(tracker: Tracker) -> str:

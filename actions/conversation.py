@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -23,7 +23,7 @@ _EXAMPLES = {
 class ActionReplySmalltalk(Action):
     """Reply to greetings, help requests, thanks, yes/no and off-topic messages."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_reply_smalltalk"
 
@@ -45,7 +45,7 @@ class ActionReplySmalltalk(Action):
 class ActionFallback(Action):
     """What the assistant says when it did not understand."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_fallback"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Text
+from typing import List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -97,7 +97,7 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
 class ActionPostListing(Action):
     """Publish a listing: at once when the message carries a description, else ask for one."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_post_listing"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, replace
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -51,7 +51,7 @@ def _request_from_slot(tracker: Tracker) -> Optional[SearchRequest]:
         return None
     fields = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     try:
-        return SearchRequest(**fields)
+        return SearchRequest(**fields)  # type: ignore[arg-type]
     except TypeError:
         return None
 
@@ -88,7 +88,7 @@ def results_header(request: SearchRequest, language: str) -> str:
 class ActionHandleDescription(Action):
     """A problem or achievement was described: post it if a post is pending, else search."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_handle_description"
 
@@ -120,7 +120,7 @@ class ActionHandleDescription(Action):
 class ActionRefineSearch(Action):
     """Narrow or correct the current search without starting over."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_refine_search"
 
@@ -159,7 +159,7 @@ class ActionRefineSearch(Action):
 class ActionShowMore(Action):
     """Show the next page of the current search."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_show_more"
 
@@ -180,7 +180,7 @@ class ActionShowMore(Action):
 class ActionContactMatch(Action):
     """Open a negotiation thread with the owner of a shown match."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_contact_match"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -17,7 +17,7 @@ from matchmaker.messages import say, word
 class ActionListThreads(Action):
     """Show the user's threads, whichever side of them the user is on."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         """Action name in the domain."""
         return "action_list_threads"
 

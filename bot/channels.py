@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -79,21 +80,30 @@ def guard(on_new_message: Handler, limit: int) -> Handler:
     return guarded
 
 
+def json_body(request: Request) -> Dict[Text, Any]:
+    """The request's JSON object, or an empty one when the body is not a JSON object."""
+    try:
+        body = request.json
+    except Exception:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class GuardedRestInput(RestInput):
     """Rasa's REST channel (``/webhooks/rest/webhook``) with the guard."""
 
     async def _extract_sender(self, req: Request) -> Optional[Text]:
-        body = req.json if isinstance(req.json, dict) else {}
+        body = json_body(req)
         sender = body.get("sender")
         return str(sender)[:128] if sender not in (None, "") else "anonymous"
 
     def _extract_message(self, req: Request) -> Optional[Text]:
-        body = req.json if isinstance(req.json, dict) else {}
+        body = json_body(req)
         message = body.get("message")
         return message if isinstance(message, str) else ""
 
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
-        body = request.json if isinstance(request.json, dict) else {}
+        body = json_body(request)
         metadata = body.get("metadata")
         return metadata if isinstance(metadata, dict) else None
 
@@ -101,10 +111,32 @@ class GuardedRestInput(RestInput):
         """Rasa's REST blueprint around the guarded handler."""
         return super().blueprint(guard(on_new_message, max_message_chars()))
 
+    def _extract_input_channel(self, req: Request) -> Text:
+        channel = json_body(req).get("input_channel")
+        return channel if isinstance(channel, str) and channel else self.name()
+
 
 class GuardedSocketIOInput(SocketIOInput):
     """Rasa's socket.io channel (used by the web chat widget) with the guard."""
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        """Rasa's socket.io blueprint around the guarded handler."""
-        return super().blueprint(guard(on_new_message, max_message_chars()))
+        """Rasa's socket.io blueprint around the guarded handler.
+
+        Rasa 3.6 calls ``sio.enter_room`` without awaiting it, which does nothing with
+        python-socketio 5.x, so replies of a persistent session never reach the page;
+        the ``session_request`` handler is replaced by one that awaits it.
+        """
+        blueprint = super().blueprint(guard(on_new_message, max_message_chars()))
+        sio = self.sio
+        if sio is None:
+            return blueprint
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: Text, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            session_id = str(data.get("session_id") or uuid.uuid4().hex)[:128]
+            if self.session_persistence:
+                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        return blueprint

@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -99,8 +100,9 @@ class Stack:
         """Start the servers one after the other, each waited for until it answers."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.config
+        endpoints = self.write_endpoints()
         self.start_actions()
-        self._spawn("rasa", [str(RASA_BIN), "run", "--model", str(cfg.model), "--endpoints", "endpoints.yml",
+        self._spawn("rasa", [str(RASA_BIN), "run", "--model", str(cfg.model), "--endpoints", str(endpoints),
                              "--credentials", "credentials.yml", "--interface", cfg.host,
                              "--port", str(cfg.rasa_port), "--cors", "*", "--enable-api",
                              "--auth-token", self.token])
@@ -110,6 +112,13 @@ class Stack:
         self._spawn("web", [str(APP_PYTHON), "-m", "bot.webpage", "--host", cfg.host, "--port", str(cfg.web_port),
                             "--socket-url", cfg.rasa_url])
         self._wait("web", cfg.page_url, timeout=60)
+
+    def write_endpoints(self) -> Path:
+        """Fill ``endpoints.yml``'s ``${VARIABLES}`` from the environment into the run folder."""
+        template = string.Template((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+        target = self.config.var_dir / "endpoints.yml"
+        target.write_text(template.substitute(self.environment()), encoding="utf-8")
+        return target
 
     def start_actions(self) -> None:
         """Start (or restart) the action server and wait until it is warm."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
@@ -43,7 +44,7 @@ class Listing:
     budget: int | None = None
     deadline_days: int | None = None
     source: str = "chat"
-    created_at: float = field(default_factory=time.time)
+    created_at: float = dataclasses.field(default_factory=time.time)
 
     def validated(self) -> Listing:
         """Return the listing with trimmed text, or raise ``ListingError``."""

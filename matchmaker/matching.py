@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from index.explain import closest_passage, shared_terms
-from index.hybrid import Hit
+from index.hybrid import Hit, HybridIndex
 from matchmaker.listings import Listing, ListingFilter, ListingStore
 
 PREFERENCE_BONUS = 0.05
 CANDIDATE_POOL = 60
 
 
-class SearchableIndex(Protocol):
-    """The part of the hybrid index that matching uses."""
-
-    def search(self, query: str, k: int = 10, allowed_ids: np.ndarray | None = None,
-               mode: str = "hybrid") -> list[Hit]:
-        """Best ``k`` hits for ``query`` among ``allowed_ids``."""
-
-    def add(self, ids: Sequence[int], texts: Sequence[str]) -> None:
-        """Make new documents searchable at once."""
-
-
 class IndexProvider(Protocol):
     """Gives the index currently served (it may be swapped for a newer version)."""
 
-    def current(self) -> SearchableIndex:
+    def current(self) -> HybridIndex:
         """The index to search now."""
 
 

@@ -4,6 +4,7 @@
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei)
 dpkg -s libblas3 >/dev/null 2>&1 || need+=(libblas3)
 dpkg -s liblapack3 >/dev/null 2>&1 || need+=(liblapack3)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)

@@ -75,7 +75,7 @@ async function conversation(page) {
       user: texts(".rw-client"),
       bot: texts(".rw-response"),
       cards: texts(".rw-carousel-card .rw-carousel-card-title"),
-      cardButtons: document.querySelectorAll(".rw-carousel-card .rw-reply, .rw-carousel-card button, .rw-carousel-card a").length,
+      cardButtons: document.querySelectorAll(".rw-carousel-card .rw-carousel-buttons-container .rw-reply").length,
       quickReplies: texts(".rw-replies .rw-reply"),
     };
   });
@@ -103,6 +103,29 @@ async function checkLayout(page, label, viewport) {
   else if (box.input.bottom > viewport.height + 1 || box.input.top < 0) problems.push("message input outside the viewport");
   if (!box.messages || box.messages.height < 120) problems.push("message area missing or too small");
   if (problems.length) throw new Failure(`${label} layout: ${problems.join("; ")}`);
+}
+
+function firstLine(err) {
+  return String((err && err.message) || err).split("\n")[0];
+}
+
+// The widget is shown, and connected: its input stays disabled until the socket.io
+// server confirms the session.
+async function waitForChat(page, what) {
+  try {
+    await page.waitForSelector(".rw-new-message", { state: "visible", timeout: TIMEOUT_MS });
+  } catch {
+    const notice = await page.locator(".notice").allInnerTexts().catch(() => []);
+    throw new Failure(`${what}: chat widget did not appear within ${TIMEOUT_MS / 1000} s ${JSON.stringify(notice)}`);
+  }
+  try {
+    await page.waitForSelector(".rw-new-message:not([disabled])", { state: "visible", timeout: TIMEOUT_MS });
+  } catch {
+    const status = await page.locator("#status").innerText().catch(() => "?");
+    const config = await page.evaluate(() => JSON.stringify(window.MATCHMAKER_CONFIG || null)).catch(() => "?");
+    throw new Failure(`${what}: the chat did not connect to its socket.io server within ${TIMEOUT_MS / 1000} s ` +
+      `(status "${status}", config ${config})`);
+  }
 }
 
 async function waitForCards(page, timeout, what) {
@@ -134,7 +157,7 @@ async function run() {
         timeout: TIMEOUT_MS,
       });
     } catch (err) {
-      throw new Failure(`cannot start Chromium at ${CHROMIUM_PATH}: ${err.message.split("\n")[0]}`);
+      throw new Failure(`cannot start Chromium at ${CHROMIUM_PATH}: ${firstLine(err)}`);
     }
     page = context.pages()[0] || (await context.newPage());
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
@@ -146,15 +169,18 @@ async function run() {
     });
 
     log(`opening ${PAGE_URL}`);
-    const response = await page.goto(PAGE_URL, { waitUntil: "load", timeout: TIMEOUT_MS });
-    if (!response || !response.ok()) throw new Failure(`page answered ${response ? response.status() : "nothing"}`);
+    let response;
     try {
-      await page.waitForSelector(".rw-new-message", { state: "visible", timeout: TIMEOUT_MS });
-    } catch {
-      const notice = await page.locator(".notice").allInnerTexts().catch(() => []);
-      throw new Failure(`chat widget did not appear within ${TIMEOUT_MS / 1000} s ${JSON.stringify(notice)}`);
+      response = await page.goto(PAGE_URL, { waitUntil: "load", timeout: TIMEOUT_MS });
+    } catch (err) {
+      throw new Failure(`cannot open ${PAGE_URL}: ${firstLine(err)}`);
     }
+    if (!response || !response.ok()) throw new Failure(`page answered ${response ? response.status() : "nothing"}`);
+    await waitForChat(page, "on first load");
     await checkLayout(page, "desktop", DESKTOP);
+    // A new conversation may open with a greeting; let it arrive before typing.
+    await page.waitForSelector(".rw-response", { timeout: Math.min(TIMEOUT_MS, 10_000) }).catch(() => {});
+    await page.waitForTimeout(1500);
 
     log(`sending: ${MESSAGE}`);
     await page.fill(".rw-new-message", MESSAGE);
@@ -175,7 +201,7 @@ async function run() {
 
     log("reloading");
     await page.reload({ waitUntil: "load", timeout: TIMEOUT_MS });
-    await page.waitForSelector(".rw-new-message", { state: "visible", timeout: TIMEOUT_MS });
+    await waitForChat(page, "after reload");
     await waitForCards(page, Math.min(TIMEOUT_MS, 15_000), "after reload");
     const after = await conversation(page);
     if (!after.user.some((t) => t.includes(MESSAGE.slice(0, 40)))) {
@@ -211,7 +237,7 @@ async function run() {
 run().then(
   () => process.exit(0),
   (err) => {
-    const text = err instanceof Failure ? err.message : (err && err.stack) || String(err);
+    const text = err instanceof Failure ? err.message : firstLine(err);
     process.stderr.write(`FAIL: ${text}\n`);
     process.exit(1);
   },

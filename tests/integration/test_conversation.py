@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from bot.stack import Stack, post_json
-from tests.integration.conftest import Chat, make_chat
+from tests.conftest import Chat, make_chat
 
 pytestmark = pytest.mark.integration
 

@@ -43,7 +43,9 @@ def test_language_and_kind_are_filtered(services: Services) -> None:
 
 def test_hard_filters_region_and_maturity(services: Services) -> None:
     assert titles(services, request("lithium battery", regions=("zhejiang",))) == ["Low-temperature lithium battery cathode"]
-    assert titles(services, request("lithium battery", min_maturity=7)) == ["Low-temperature lithium battery cathode"]
+    mature = services.matcher.search(request("lithium battery", min_maturity=7), limit=5)
+    assert mature[0].listing.title == "Low-temperature lithium battery cathode"
+    assert all(m.listing.maturity >= 7 for m in mature)
     assert titles(services, request("lithium battery", regions=("tibet",))) == []
 
 

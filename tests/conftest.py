@@ -18,7 +18,7 @@ import pytest
 from bot.stack import APP_PYTHON, Stack, StackConfig, post_json
 from matchmaker.settings import PROJECT_ROOT
 
-DEMO_LIMIT = "300"
+DEMO_LIMIT = "120"
 
 
 def _model() -> Path:
@@ -37,7 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {**os.environ, "MATCHMAKER_VAR_DIR": str(var_dir), "MATCHMAKER_DEMO_LIMIT": DEMO_LIMIT,
            "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run([str(APP_PYTHON), "-m", "matchmaker.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
-    config = StackConfig(model=_model(), rasa_port=5105, actions_port=5155, web_port=8180, var_dir=var_dir,
+    config = StackConfig(model=_model(), rasa_port=5205, actions_port=5255, web_port=8280, var_dir=var_dir,
                          extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)),))
     with Stack(config) as running:
         yield running

@@ -1,0 +1,290 @@
+"""Serve the web chat page of the matchmaking assistant.
+
+The page (``bot/web/``) embeds the rasa-webchat widget, which talks to Rasa's
+socket.io channel. This module is a small standard-library HTTP server that serves
+only a fixed set of files:
+
+* ``/`` and ``/index.html``: the page;
+* ``/config.js``: rendered at start-up, tells the page where the socket.io server is;
+* ``/static/<file>``: the page's own CSS and JavaScript (``bot/web/static/``);
+* ``/vendor/rasa-webchat.js``: the widget bundle, out of ``bot/web/node_modules``.
+
+Anything else is a 404. Every response carries a Content-Security-Policy that allows
+scripts from the page's own origin only and network connections to the page's origin
+and the socket.io server.
+
+Usage: ``python -m bot.webpage --host 127.0.0.1 --port 8080 --socket-url http://127.0.0.1:5005``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+from functools import partial
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_WEB_ROOT = Path(__file__).resolve().parent / "web"
+DEFAULT_SOCKET_URL = "http://127.0.0.1:5005"
+DEFAULT_SOCKET_PATH = "/socket.io/"
+# The widget sends its "init payload" once per new conversation, and a null
+# message when none is set; a greeting lets the assistant introduce itself.
+DEFAULT_INIT_PAYLOAD = "/greet"
+WIDGET_BUNDLE = Path("node_modules") / "rasa-webchat" / "lib" / "index.js"
+STATIC_DIR = "static"
+
+CONTENT_TYPES: Dict[str, str] = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def content_type(path: Path) -> str:
+    """The Content-Type header for a file, by its suffix."""
+    known = CONTENT_TYPES.get(path.suffix.lower())
+    if known:
+        return known
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def socket_origins(socket_url: str) -> Tuple[str, str]:
+    """The HTTP and WebSocket origins of a socket.io server URL.
+
+    Raises ``ValueError`` for anything but an absolute http(s) URL.
+    """
+    parts = urlsplit(socket_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"socket URL must be an absolute http(s) URL, got {socket_url!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError(f"socket URL must not carry credentials, a query or a fragment: {socket_url!r}")
+    if any(c in socket_url for c in " ;,'\"\\\r\n\t"):
+        raise ValueError(f"socket URL contains a character not allowed in a CSP source: {socket_url!r}")
+    http_origin = f"{parts.scheme}://{parts.netloc}"
+    ws_scheme = "wss" if parts.scheme == "https" else "ws"
+    return http_origin, f"{ws_scheme}://{parts.netloc}"
+
+
+def content_security_policy(socket_url: str) -> str:
+    """A CSP for the page that still lets the widget reach ``socket_url``.
+
+    The widget injects its CSS as ``<style>`` elements and sets inline styles,
+    hence ``'unsafe-inline'`` for styles only; scripts come from the page's origin.
+    """
+    http_origin, ws_origin = socket_origins(socket_url)
+    directives = [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        f"connect-src 'self' {http_origin} {ws_origin}",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ]
+    return "; ".join(directives)
+
+
+def render_config(
+    socket_url: str, socket_path: str = DEFAULT_SOCKET_PATH, init_payload: str = DEFAULT_INIT_PAYLOAD
+) -> bytes:
+    """The body of ``/config.js``: the page's settings as a global object."""
+    settings = {"socketUrl": socket_url.rstrip("/"), "socketPath": socket_path, "initPayload": init_payload}
+    encoded = json.dumps(settings, ensure_ascii=True)
+    # Never let a value close the script or open markup.
+    encoded = encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"window.MATCHMAKER_CONFIG = Object.freeze({encoded});\n".encode("ascii")
+
+
+def resolve_file(web_root: Path, url_path: str) -> Optional[Path]:
+    """The file under ``web_root`` that ``url_path`` names, or None for a 404.
+
+    Only the page, the widget bundle and files directly inside ``static/`` are
+    served; a path that resolves outside its directory (``..``, symlinks,
+    encoded separators) is refused.
+    """
+    path = unquote(url_path)
+    if "\x00" in path or "\\" in path:
+        return None
+    if path in ("/", "/index.html"):
+        candidate, allowed_dir = web_root / "index.html", web_root
+    elif path == "/vendor/rasa-webchat.js":
+        candidate = web_root / WIDGET_BUNDLE
+        allowed_dir = candidate.parent
+    elif path.startswith(f"/{STATIC_DIR}/"):
+        name = path[len(STATIC_DIR) + 2 :]
+        if not name or "/" in name or name.startswith("."):
+            return None
+        allowed_dir = web_root / STATIC_DIR
+        candidate = allowed_dir / name
+    else:
+        return None
+    try:
+        resolved = candidate.resolve(strict=True)
+        allowed = allowed_dir.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if resolved.parent != allowed and allowed not in resolved.parents:
+        return None
+    return resolved if resolved.is_file() else None
+
+
+class ChatPageHandler(BaseHTTPRequestHandler):
+    """GET/HEAD handler for the chat page; everything else is refused."""
+
+    server_version = "MatchmakerWeb"
+
+    def version_string(self) -> str:
+        """The Server header: no Python version."""
+        return self.server_version
+
+    def __init__(self, *args: object, web_root: Path, config_js: bytes, csp: str, **kwargs: object) -> None:
+        self.web_root = web_root
+        self.config_js = config_js
+        self.csp = csp
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._serve(send_body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve(send_body=False)
+
+    def _refuse(self) -> None:
+        self._respond(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            b"method not allowed\n",
+            "text/plain; charset=utf-8",
+            True,
+            extra={"Allow": "GET, HEAD"},
+        )
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse  # noqa: N815
+
+    def _serve(self, send_body: bool) -> None:
+        url_path = urlsplit(self.path).path
+        if url_path == "/config.js":
+            self._respond(HTTPStatus.OK, self.config_js, CONTENT_TYPES[".js"], send_body)
+            return
+        file_path = resolve_file(self.web_root, url_path)
+        if file_path is None:
+            self._respond(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", send_body)
+            return
+        try:
+            body = file_path.read_bytes()
+        except OSError:
+            self._respond(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8", send_body)
+            return
+        self._respond(HTTPStatus.OK, body, content_type(file_path), send_body)
+
+    def _respond(
+        self, status: HTTPStatus, body: bytes, ctype: str, send_body: bool, extra: Optional[Dict[str, str]] = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", self.csp)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        sys.stderr.write(f"webpage: {self.address_string()} - {format % args}\n")
+
+
+def create_server(
+    host: str,
+    port: int,
+    socket_url: str,
+    web_root: Path,
+    socket_path: str = DEFAULT_SOCKET_PATH,
+    init_payload: str = DEFAULT_INIT_PAYLOAD,
+) -> ThreadingHTTPServer:
+    """An HTTP server (not yet serving) for the chat page in ``web_root``.
+
+    ``socket_url`` is the socket.io server the page connects to; a bad URL raises
+    ``ValueError``. Port 0 picks a free port (see ``server.server_address``).
+    """
+    if not socket_path.startswith("/"):
+        raise ValueError(f"socket path must start with '/', got {socket_path!r}")
+    root = Path(web_root).resolve()
+    handler = partial(
+        ChatPageHandler,
+        web_root=root,
+        config_js=render_config(socket_url, socket_path, init_payload),
+        csp=content_security_policy(socket_url),
+    )
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def page_url(server: ThreadingHTTPServer) -> str:
+    """The URL of the page a running ``server`` serves."""
+    host, port = server.server_address[:2]
+    host_text = host.decode() if isinstance(host, bytes) else str(host)
+    if ":" in host_text:
+        host_text = f"[{host_text}]"
+    return f"http://{host_text}:{port}/"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line: serve the chat page until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m bot.webpage", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--socket-url", default=DEFAULT_SOCKET_URL, help="socket.io server of Rasa (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--socket-path", default=DEFAULT_SOCKET_PATH, help="socket.io path on that server (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--init-payload",
+        default=DEFAULT_INIT_PAYLOAD,
+        help="message the widget sends when a conversation starts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--web-root", type=Path, default=DEFAULT_WEB_ROOT, help="directory with index.html, static/ and node_modules/"
+    )
+    args = parser.parse_args(argv)
+    if not (args.web_root / WIDGET_BUNDLE).is_file():
+        print(f"warning: widget bundle missing: run 'npm ci' in {args.web_root}", file=sys.stderr)
+    try:
+        server = create_server(
+            args.host, args.port, args.socket_url, args.web_root, args.socket_path, args.init_payload
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(f"chat page: {page_url(server)} (socket.io server: {args.socket_url})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
