@@ -225,7 +225,9 @@ class DenseIndex:
         if len(id_array) == 0:
             return
         if len(self):
-            self.remove(id_array)
+            existing = id_array[np.isin(id_array, self.ids())]
+            if len(existing):
+                self.remove(existing)
         if not self._index.is_trained:
             self._index.train(matrix)
         self._index.add_with_ids(matrix, id_array)
@@ -277,11 +279,25 @@ class DenseIndex:
             if len(allowed) == 0:
                 return empty
             selector = faiss.IDSelectorBatch(allowed)
-            params = faiss.SearchParameters()
-            params.sel = selector
+            params = self._search_parameters(selector)
             scores, labels = self._index.search(query, k, params=params)
         keep = labels[0] >= 0
         return labels[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+
+    def _search_parameters(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        """Search parameters of the inner index's type carrying an id selector."""
+        inner = faiss.downcast_index(self._index.index)
+        params: faiss.SearchParameters
+        if isinstance(inner, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF()
+            params.nprobe = inner.nprobe
+        elif isinstance(inner, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = inner.hnsw.efSearch
+        else:
+            params = faiss.SearchParameters()
+        params.sel = selector
+        return params
 
     def save(self, directory: str | Path) -> Path:
         """Write the FAISS index to ``dense.faiss`` in a directory.

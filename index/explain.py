@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from index.text import Token, cjk_runs, display_words, tokenize
+from index.text import Token, cjk_runs, display_terms, tokenize
 
 ELLIPSIS = "\u2026"
 
@@ -40,11 +40,11 @@ def _readable_surface(surface: str) -> str:
 
 def _shared_english(query: str, text: str) -> list[tuple[int, str]]:
     text_surface: dict[str, str] = {}
-    for term, surface in display_words(text):
+    for term, surface in display_terms(text):
         text_surface.setdefault(term, surface)
     found: list[tuple[int, str]] = []
     seen: set[str] = set()
-    for position, (term, _surface) in enumerate(display_words(query), start=1):
+    for position, (term, _surface) in enumerate(display_terms(query), start=1):
         if term in text_surface and term not in seen and len(term) > 1:
             seen.add(term)
             found.append((position, _readable_surface(text_surface[term])))

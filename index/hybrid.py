@@ -41,7 +41,7 @@ class Hit:
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[int]],
     weights: Sequence[float],
-    k: int = 60,
+    k: int = 5,
 ) -> list[tuple[int, float]]:
     """Fuse ranked id lists by weighted reciprocal rank.
 

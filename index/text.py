@@ -254,7 +254,7 @@ def lexical_tokens(text: str) -> list[str]:
     return terms
 
 
-def display_words(text: str) -> list[tuple[str, str]]:
+def display_terms(text: str) -> list[tuple[str, str]]:
     """List the content words of a text with their index terms, for explanations.
 
     Args:
