@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -21,19 +21,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class HashingEncoder:
-    """Bag of hashed lexical tokens in 64 dimensions, L2-normalised."""
+    """Deterministic stand-in for a sentence encoder: hashed bag of tokens in 64 dims.
 
-    name = "hashing-64"
+    Every batch it encodes is recorded in ``calls``.
+    """
+
     dimension = 64
 
+    def __init__(self, name: str = "hashing-64") -> None:
+        self.name = name
+        self.calls: list[list[str]] = []
+
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.calls.append(list(texts))
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in lexical_tokens(text):
-                bucket = int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dimension
-                vectors[row, bucket] += 1.0
+                vectors[row, zlib.crc32(token.encode()) % self.dimension] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1, norms)
+        return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def make_listing(source: str, kind: str, title: str, text: str, language: str = "en",

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.evaluate import (
@@ -21,22 +18,7 @@ from index.evaluate import (
     ndcg_at_k,
     recall_at_k,
 )
-from index.text import lexical_tokens
-
-
-class HashingEncoder:
-    """Deterministic stand-in for a sentence encoder: hashed bag of tokens in 64 dims."""
-
-    name = "hashing-64"
-    dimension = 64
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for token in lexical_tokens(text):
-                vectors[row, zlib.crc32(token.encode()) % self.dimension] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1.0, norms)
+from tests.unit.fakes import HashingEncoder
 
 
 def test_graded_ndcg_on_hand_made_example() -> None:

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Sequence
-
 import numpy as np
 import pytest
 
 from index.build import build_hybrid
 from index.config import HybridSettings
 from index.hybrid import HybridIndex, reciprocal_rank_fusion
-from index.text import lexical_tokens
-
-
-class HashingEncoder:
-    """Deterministic stand-in for a sentence encoder: hashed bag of tokens in 64 dims."""
-
-    name = "hashing-64"
-    dimension = 64
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        self.calls.append(list(texts))
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for token in lexical_tokens(text):
-                vectors[row, zlib.crc32(token.encode()) % self.dimension] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1.0, norms)
-
+from tests.unit.fakes import HashingEncoder
 
 DOCS = {
     10: "Laser welding of aluminium car bodies",
