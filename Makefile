@@ -10,18 +10,25 @@ export PYSPARK_PYTHON := $(CURDIR)/.venv/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+export SPARK_LOCAL_IP ?= 127.0.0.1
 
 MODEL_INPUTS := config.yml bot/domain.yml data/lexicon.yml $(sort $(wildcard data/nlu/*.yml data/dialogue/*.yml nlu/*.py))
 MODEL_HASH := $(shell cat $(MODEL_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 MODEL := models/$(MODEL_HASH).tar.gz
 
-.PHONY: help install system web spacy demo model run test test-unit test-dialogue lint nlu-report
+.PHONY: help install system web spacy demo model run test test-unit test-dialogue lint nlu-report \
+  infra infra-up infra-down index
 
 help:
 	@echo "make run   - install what is missing, build demo data, index and model, start the assistant"
 	@echo "make test  - install what is missing and run every test"
+	@echo "make infra-up / infra-down - start / stop the local HDFS and HBase (127.0.0.1)"
+	@echo "make index - rebuild the index with the Spark job from the exported listings"
 
 install: system .venv/.installed .venv-rasa/.installed web spacy
+
+infra: system
+	@infra/fetch.sh
 
 system:
 	@scripts/install-system.sh
@@ -58,6 +65,19 @@ $(MODEL): .venv-rasa/.installed var/spacy/zh_blank/meta.json
 	$(RASA) train --config config.yml --domain bot/domain.yml --data data/nlu data/dialogue \
 	  --out models --fixed-model-name $(MODEL_HASH)
 
+index: install
+	$(APP_PY) -m jobs.export_listings
+	$(APP_PY) -m jobs.build_index
+
+infra-up: infra
+	@infra/up.sh
+	@echo "HDFS:  hdfs://127.0.0.1:8020 (WebHDFS http://127.0.0.1:9870)"
+	@echo "HBase: Thrift 127.0.0.1:9090"
+	@echo "Use them with: MATCHMAKER_PROFILE=cluster make run"
+
+infra-down:
+	@infra/down.sh
+
 run: install demo model
 	$(APP_PY) -m bot.stack --model $(MODEL)
 
@@ -70,7 +90,7 @@ test-dialogue: install model
 	$(RASA) test core --model $(MODEL) --stories tests/e2e/test_stories.yml --fail-on-prediction-errors \
 	  --out results/e2e
 
-test: install model lint test-dialogue
+test: install infra model lint test-dialogue
 	MATCHMAKER_MODEL_ARCHIVE=$(MODEL) $(APP_PY) -m pytest
 
 nlu-report: install

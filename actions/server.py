@@ -14,7 +14,8 @@ import time
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
-from sanic import Sanic
+from sanic import Sanic, response
+from sanic.request import Request
 
 from actions.services import get_services
 from matchmaker.matching import SearchRequest
@@ -42,6 +43,20 @@ def create_server() -> Sanic:
     async def warm(_app: Sanic) -> None:
         seconds = await asyncio.get_running_loop().run_in_executor(None, warm_up)
         logger.info("Action server warmed up in %.1f s", seconds)
+        watcher = get_services().watcher
+        if watcher is not None:
+            watcher.start()
+
+    @app.after_server_stop
+    async def stop_watching(_app: Sanic) -> None:
+        watcher = get_services().watcher
+        if watcher is not None:
+            watcher.stop()
+
+    @app.get("/index")
+    async def served_index(_request: Request) -> response.HTTPResponse:
+        holder = get_services().indexes
+        return response.json({"version": holder.version, "documents": len(holder.current())})
 
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -92,3 +93,32 @@ def build_hybrid(
     lexical = BM25Index(settings.bm25_k1, settings.bm25_b)
     lexical.add(id_array, texts)
     return HybridIndex(dense, lexical, encoder, settings)
+
+
+def assemble_hybrid(
+    ids: Sequence[int] | npt.ArrayLike,
+    texts: Sequence[str],
+    vectors: npt.ArrayLike,
+    encoder: Encoder,
+    factory: str | None = None,
+) -> tuple[HybridIndex, dict[str, Any]]:
+    """Build a served index from precomputed embeddings, with the FAISS type chosen by size.
+
+    Args:
+        ids: Unique int64 document ids.
+        texts: Document texts aligned with ``ids`` (for BM25).
+        vectors: Embeddings aligned with ``ids``.
+        encoder: The query encoder (must have produced ``vectors``).
+        factory: A FAISS factory string instead of :func:`index.ann.choose_factory`'s rule.
+
+    Returns:
+        ``(index, report)`` where ``report`` describes the dense index (factory, nprobe, ...).
+    """
+    from index.ann import build_dense
+
+    id_array = as_id_array(ids)
+    dense, report = build_dense(id_array, np.asarray(vectors, dtype=np.float32), factory)
+    settings = HybridSettings(model_name=encoder.name, dense_factory=str(report["factory"]))
+    lexical = BM25Index(settings.bm25_k1, settings.bm25_b)
+    lexical.add(id_array, list(texts))
+    return HybridIndex(dense, lexical, encoder, settings), report

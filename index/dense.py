@@ -90,6 +90,23 @@ def canonical_model_name(model_name: str) -> str:
     return model_name[len(prefix) :] if model_name.startswith(prefix) else model_name
 
 
+class ModelSpec:
+    """An encoder's name and dimension, for checks that compare models without encoding.
+
+    Args:
+        name: Model name.
+        dimension: Vector dimension.
+    """
+
+    def __init__(self, name: str, dimension: int) -> None:
+        self.name = name
+        self.dimension = dimension
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
+        """Not available: a specification cannot encode."""
+        raise RuntimeError(f"{self.name} is a model specification, not a loaded encoder")
+
+
 class SentenceTransformerEncoder:
     """Encoder backed by sentence-transformers, loaded lazily on first use (CPU).
 

@@ -1,1 +1,1 @@
-"""Spark jobs that rebuild the index and learn from behaviour logs."""
+"""Batch jobs (Spark): index building and listing export."""

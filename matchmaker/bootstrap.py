@@ -1,8 +1,11 @@
-"""Build the embedded demo: listings into SQLite, then a published index version.
+"""Build the demo: listings into SQLite, then a published index version.
 
 ``python -m matchmaker.bootstrap`` does only what is missing: demo listings when the
-store is empty, an index when none is published. ``--rebuild-index`` forces a new index
-version over every stored listing.
+store is empty, an index when none is published (under the profile's index URI, local or
+HDFS). ``--rebuild-index`` forces a new version over every stored listing. This builds in
+one process, which is quicker for a first start than a Spark session; the Spark job
+(``jobs.build_index``, ``make index``) rebuilds the same kind of version from the exported
+listings.
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
-from pathlib import Path
 
-from index.build import build_hybrid
+from index.build import assemble_hybrid, encode_in_batches
 from index.dense import SentenceTransformerEncoder
-from index.store import publish, write_version
+from index.remote import current_name, publish_version
+from index.store import write_version
+from jobs.export_listings import export_listings
 from matchmaker.demo_data import demo_listings
 from matchmaker.listings import SQLiteListingStore, connect
 from matchmaker.settings import Settings, load_settings
 from nlu.lexicon import Lexicon
+from storage.files import FileStoreError, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +40,8 @@ def load_demo(settings: Settings, store: SQLiteListingStore, limit_per_corpus: i
                                         limit_per_corpus=limit_per_corpus))
 
 
-def build_index(settings: Settings, store: SQLiteListingStore) -> Path:
-    """Index every stored listing and publish the new version; return its directory."""
+def build_index(settings: Settings, store: SQLiteListingStore) -> str:
+    """Index every stored listing and publish the new version; return its name."""
     listings = list(store.iter_all())
     started = time.perf_counter()
 
@@ -44,13 +50,14 @@ def build_index(settings: Settings, store: SQLiteListingStore) -> Path:
         print(f"\rencoding {done}/{total} listings ({rate:.0f}/s)", end="", file=sys.stderr, flush=True)
 
     encoder = SentenceTransformerEncoder(settings.model_name)
-    hybrid = build_hybrid([item.id for item in listings], [item.search_text for item in listings],
-                          encoder, progress=progress)
+    texts = [item.search_text for item in listings]
+    vectors = encode_in_batches(encoder, texts, progress=progress)
     print(file=sys.stderr)
-    version = write_version(settings.index_root, hybrid, {"source": "matchmaker.bootstrap",
-                                                          "listings": len(listings)})
-    publish(settings.index_root, version)
-    return version
+    hybrid, report = assemble_hybrid([item.id for item in listings], texts, vectors, encoder)
+    with tempfile.TemporaryDirectory(prefix="index-build-") as scratch:
+        version = write_version(scratch, hybrid, {"source": "matchmaker.bootstrap", "listings": len(listings),
+                                                  "dense": report})
+        return publish_version(resolve(settings.index_uri, settings.webhdfs_url), version)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,11 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     store = SQLiteListingStore(connect(settings.database_path))
     added = load_demo(settings, store, args.limit_per_corpus)
     print(f"listings: {store.count()} stored ({added} demo listings added now)")
-    if args.rebuild_index or not (settings.index_root / "CURRENT").exists():
-        version = build_index(settings, store)
-        print(f"index published: {version}")
+    try:
+        exported = export_listings(store, settings.listings_uri, settings.webhdfs_url)
+        published = current_name(resolve(settings.index_uri, settings.webhdfs_url))
+    except FileStoreError as error:
+        sys.exit(f"cannot reach {settings.index_uri} ({error}); for the cluster profile start the local "
+                 "services with `make infra-up`, or point MATCHMAKER_HDFS at your cluster")
+    print(f"listings exported for the index job: {exported} to {settings.listings_uri}")
+    if args.rebuild_index or published is None:
+        print(f"index published: {build_index(settings, store)} under {settings.index_uri}")
     else:
-        print(f"index: {(settings.index_root / 'CURRENT').read_text().strip()} (already published)")
+        print(f"index: {published} (already published under {settings.index_uri})")
 
 
 if __name__ == "__main__":

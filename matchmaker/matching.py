@@ -21,6 +21,9 @@ class IndexProvider(Protocol):
     def current(self) -> HybridIndex:
         """The index to search now."""
 
+    def add(self, ids: list[int], texts: list[str]) -> None:
+        """Add documents to the index served now."""
+
 
 @dataclass(frozen=True)
 class SearchRequest:
@@ -86,7 +89,7 @@ class MatchService:
     def post(self, listing: Listing) -> Listing:
         """Store ``listing`` and add it to the served index, so it is searchable now."""
         stored = self._store.add(listing)
-        self._indexes.current().add([stored.id], [stored.search_text])
+        self._indexes.add([stored.id], [stored.search_text])
         return stored
 
     @staticmethod

@@ -1,47 +1,31 @@
 """Wiring of the serving side: stores, the served index and the match service.
 
 Nothing here runs at import. :func:`build_services` opens the embedded database, loads the
-published index version and folds in every listing stored since that version was built,
-so listings posted through chat stay searchable across restarts.
+published index version (from a local root or HDFS, through the local cache), folds in
+every listing stored since that version was built, so listings posted through chat stay
+searchable across restarts, and prepares the watcher that swaps in newer versions.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 import faiss
-import numpy as np
 
 from index.dense import SentenceTransformerEncoder
-from index.hybrid import HybridIndex
-from index.store import load_current
+from index.remote import current_name, fetch_version
+from index.store import IndexIntegrityError, load_version
+from matchmaker.index_holder import IndexHolder, fold_in_missing
+from matchmaker.index_watch import IndexWatcher
 from matchmaker.listings import SQLiteListingStore, connect
 from matchmaker.matching import MatchService
 from matchmaker.settings import Settings
 from matchmaker.threads import SQLiteThreadStore
 from nlu.lexicon import Lexicon
+from storage.files import resolve
 
 logger = logging.getLogger(__name__)
-
-
-class IndexHolder:
-    """Holds the index being served; a newer version replaces it in one reference swap."""
-
-    def __init__(self, index: HybridIndex) -> None:
-        """Serve ``index``."""
-        self._index = index
-        self._lock = threading.Lock()
-
-    def current(self) -> HybridIndex:
-        """The index to search now."""
-        return self._index
-
-    def swap(self, index: HybridIndex) -> None:
-        """Serve ``index`` from now on."""
-        with self._lock:
-            self._index = index
 
 
 @dataclass(frozen=True)
@@ -54,15 +38,7 @@ class Services:
     threads: SQLiteThreadStore
     indexes: IndexHolder
     matcher: MatchService
-
-
-def fold_in_missing(index: HybridIndex, listings: SQLiteListingStore) -> int:
-    """Add to ``index`` every stored listing it lacks; return how many were added."""
-    present = set(np.asarray(index.ids()).tolist())
-    missing = [item for item in listings.iter_all() if item.id not in present]
-    if missing:
-        index.add([item.id for item in missing], [item.search_text for item in missing])
-    return len(missing)
+    watcher: IndexWatcher | None = None
 
 
 def build_services(settings: Settings) -> Services:
@@ -75,11 +51,17 @@ def build_services(settings: Settings) -> Services:
     connection = connect(settings.database_path)
     listings = SQLiteListingStore(connection)
     encoder = SentenceTransformerEncoder(settings.model_name)
-    index, meta = load_current(settings.index_root, encoder)
+    root = resolve(settings.index_uri, settings.webhdfs_url)
+    name = current_name(root)
+    if name is None:
+        raise IndexIntegrityError(f"no index published under {root.uri}: run `make demo` or the index job")
+    index, _ = load_version(fetch_version(root, name, settings.index_cache_dir), encoder)
     added = fold_in_missing(index, listings)
-    logger.info("Serving index %s (%d documents, %d folded in from the store)",
-                meta.get("version"), len(index), added)
-    holder = IndexHolder(index)
+    logger.info("Serving index %s from %s (%d documents, %d folded in from the store)",
+                name, root.uri, len(index), added)
+    holder = IndexHolder(index, name)
+    watcher = IndexWatcher(root, settings.index_cache_dir, encoder, holder, listings,
+                           interval=settings.index_poll_seconds)
     return Services(settings=settings, lexicon=Lexicon.load(settings.lexicon_path), listings=listings,
                     threads=SQLiteThreadStore(connection), indexes=holder,
-                    matcher=MatchService(listings, holder))
+                    matcher=MatchService(listings, holder), watcher=watcher)

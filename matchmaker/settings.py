@@ -27,7 +27,11 @@ class Settings:
     profile: str
     var_dir: Path
     database_path: Path
-    index_root: Path
+    index_uri: str
+    listings_uri: str
+    index_cache_dir: Path
+    webhdfs_url: str | None
+    index_poll_seconds: float
     lexicon_path: Path
     demo_demands_path: Path
     datasets_dir: Path
@@ -41,6 +45,15 @@ def _path(env: Mapping[str, str], key: str, default: Path) -> Path:
     raw = env.get(key)
     path = Path(raw) if raw else default
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _location(env: Mapping[str, str], key: str, default: str) -> str:
+    """A ``file://``/``hdfs://`` URI or a local path (relative paths resolve against the project)."""
+    raw = env.get(key) or default
+    if "://" in raw:
+        return raw
+    path = Path(raw)
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lowest: int = 1) -> int:
@@ -67,11 +80,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if profile not in PROFILES:
         raise SettingsError(f"MATCHMAKER_PROFILE must be one of {PROFILES}, got {profile!r}")
     var_dir = _path(env, "MATCHMAKER_VAR_DIR", Path("var"))
+    if profile == "cluster":
+        hdfs = env.get("MATCHMAKER_HDFS", "hdfs://127.0.0.1:8020").rstrip("/")
+        base = env.get("MATCHMAKER_HDFS_BASE", "/matchmaker").rstrip("/")
+        default_index, default_listings = f"{hdfs}{base}/index", f"{hdfs}{base}/listings"
+    else:
+        default_index, default_listings = str(var_dir / "index"), str(var_dir / "listings")
     return Settings(
         profile=profile,
         var_dir=var_dir,
         database_path=_path(env, "MATCHMAKER_DB", var_dir / "matchmaker.db"),
-        index_root=_path(env, "MATCHMAKER_INDEX_ROOT", var_dir / "index"),
+        index_uri=_location(env, "MATCHMAKER_INDEX_URI", default_index),
+        listings_uri=_location(env, "MATCHMAKER_LISTINGS_URI", default_listings),
+        index_cache_dir=_path(env, "MATCHMAKER_INDEX_CACHE", var_dir / "index-cache"),
+        webhdfs_url=env.get("MATCHMAKER_WEBHDFS_URL") or None,
+        index_poll_seconds=float(_int(env, "MATCHMAKER_INDEX_POLL_SECONDS", 10)),
         lexicon_path=_path(env, "MATCHMAKER_LEXICON", Path("data/lexicon.yml")),
         demo_demands_path=_path(env, "MATCHMAKER_DEMANDS", Path("data/demo/demands.yml")),
         datasets_dir=_path(env, "MATCHMAKER_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"),

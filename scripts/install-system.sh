@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs when they are missing:
-# Chromium (browser tests), BLAS/LAPACK (Spark MLlib), and a JDK (Spark, Hadoop).
+# Chromium (browser tests), BLAS/LAPACK (Spark MLlib), a JDK (Spark, Hadoop) and Maven
+# (fetches the HDFS/HBase jars from Maven Central).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -9,6 +10,7 @@ dpkg -s libblas3 >/dev/null 2>&1 || need+=(libblas3)
 dpkg -s liblapack3 >/dev/null 2>&1 || need+=(liblapack3)
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing system packages: ${need[*]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -38,7 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
            "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run([str(APP_PYTHON), "-m", "matchmaker.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
     config = StackConfig(model=_model(), rasa_port=5205, actions_port=5255, web_port=8280, var_dir=var_dir,
-                         extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)),))
+                         extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1")))
     with Stack(config) as running:
         yield running
 
@@ -65,3 +66,46 @@ def make_chat(stack: Stack, sender: str) -> Chat:
 @pytest.fixture()
 def web_page_url(stack: Stack) -> str:
     return stack.config.page_url
+
+
+HDFS_HTTP = "http://127.0.0.1:9870"
+HDFS_URI = "hdfs://127.0.0.1:8020"
+
+
+def _hdfs_answers() -> bool:
+    try:
+        with urllib.request.urlopen(f"{HDFS_HTTP}/webhdfs/v1/?op=GETFILESTATUS&user.name=matchmaker", timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def hdfs() -> Iterator[str]:
+    """A real HDFS on 127.0.0.1 (``infra/hdfs.sh``): started for the tests and stopped after them.
+
+    An HDFS that is already running (``make infra-up``) is used as it is and left running.
+    Yields the ``hdfs://`` URI of the NameNode.
+    """
+    started = False
+    if not _hdfs_answers():
+        subprocess.run([str(PROJECT_ROOT / "infra" / "hdfs.sh"), "start"], check=True)
+        started = True
+    try:
+        yield HDFS_URI
+    finally:
+        if started:
+            subprocess.run([str(PROJECT_ROOT / "infra" / "hdfs.sh"), "stop"], check=False)
+
+
+@pytest.fixture()
+def hdfs_dir(hdfs: str) -> Iterator[str]:
+    """A fresh HDFS directory (``hdfs://.../tests/<id>``), deleted afterwards."""
+    from storage.files import resolve
+
+    location = resolve(f"{hdfs}/tests/{uuid.uuid4().hex[:10]}", HDFS_HTTP)
+    location.store.makedirs(location.path)
+    try:
+        yield location.uri
+    finally:
+        location.store.delete(location.path)

@@ -10,9 +10,10 @@ import numpy as np
 
 from index.build import build_hybrid
 from index.text import lexical_tokens
+from matchmaker.index_holder import IndexHolder
 from matchmaker.listings import Listing, SQLiteListingStore, connect
 from matchmaker.matching import MatchService
-from matchmaker.runtime import IndexHolder, Services
+from matchmaker.runtime import Services
 from matchmaker.settings import load_settings
 from matchmaker.threads import SQLiteThreadStore
 from nlu.lexicon import Lexicon

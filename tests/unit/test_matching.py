@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from matchmaker.index_holder import fold_in_missing
 from matchmaker.matching import SearchRequest
-from matchmaker.runtime import Services, fold_in_missing
+from matchmaker.runtime import Services
 from tests.unit.fakes import make_listing, make_services
 
 

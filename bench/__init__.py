@@ -1,0 +1,1 @@
+"""Benchmarks of the matchmaker's components (run as ``python -m bench.<name>``)."""

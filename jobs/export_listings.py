@@ -1,0 +1,44 @@
+"""Export the listing store to JSONL for the index job: ``<listings URI>/listings.jsonl``.
+
+The serving side's store is the source of truth for listings (including those posted
+through chat); the index job reads this export. The file is written under a temporary
+name and renamed into place, so a job never reads half of it.
+
+    .venv/bin/python -m jobs.export_listings            # to the profile's listings URI
+    .venv/bin/python -m jobs.export_listings --output hdfs://127.0.0.1:8020/matchmaker/listings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from matchmaker.listings import ListingStore, SQLiteListingStore, connect
+from matchmaker.settings import load_settings
+from storage.files import resolve
+
+EXPORT_FILE = "listings.jsonl"
+
+
+def export_listings(store: ListingStore, output_uri: str, webhdfs_url: str | None = None) -> int:
+    """Write every listing of ``store`` as one JSON line each; return how many were written."""
+    lines = [json.dumps(asdict(listing), ensure_ascii=False) for listing in store.iter_all()]
+    target = resolve(output_uri, webhdfs_url)
+    target.store.makedirs(target.path)
+    target.store.write_bytes(target.child(EXPORT_FILE).path, ("\n".join(lines) + "\n").encode("utf-8"))
+    return len(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line entry point."""
+    settings = load_settings()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default=settings.listings_uri)
+    args = parser.parse_args(argv)
+    count = export_listings(SQLiteListingStore(connect(settings.database_path)), args.output, settings.webhdfs_url)
+    print(f"exported {count} listings to {args.output}/{EXPORT_FILE}")
+
+
+if __name__ == "__main__":
+    main()

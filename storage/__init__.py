@@ -1,0 +1,1 @@
+"""File systems: the local one and HDFS, behind one interface."""

@@ -1,0 +1,1 @@
+"""One contract test per external-system interface, run against every backend."""
