@@ -17,13 +17,14 @@ MODEL_HASH := $(shell cat $(MODEL_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 MODEL := models/$(MODEL_HASH).tar.gz
 
 .PHONY: help install system web spacy demo model run test test-unit test-dialogue lint nlu-report \
-  infra infra-up infra-down index
+  infra infra-up infra-down index learn
 
 help:
 	@echo "make run   - install what is missing, build demo data, index and model, start the assistant"
 	@echo "make test  - install what is missing and run every test"
 	@echo "make infra-up / infra-down - start / stop the local HDFS and HBase (127.0.0.1)"
 	@echo "make index - rebuild the index with the Spark job from the exported listings"
+	@echo "make learn - train collaborative filtering and compute credit scores from the behaviour events"
 
 install: system .venv/.installed .venv-rasa/.installed web spacy
 
@@ -68,6 +69,10 @@ $(MODEL): .venv-rasa/.installed var/spacy/zh_blank/meta.json
 index: install
 	$(APP_PY) -m jobs.export_listings
 	$(APP_PY) -m jobs.build_index
+
+learn: install
+	$(APP_PY) -m jobs.train_cf
+	$(APP_PY) -m jobs.credit
 
 infra-up: infra
 	@infra/up.sh

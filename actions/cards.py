@@ -28,7 +28,37 @@ def why(match: Match, language: str) -> str:
         parts.append(say("why_field", language))
     if match.same_region:
         parts.append(say("why_region", language))
+    parts.extend(behaviour_reasons(match, language))
     return "；".join(parts) if language == "zh" else "; ".join(parts)
+
+
+def credit_level(score: float) -> str:
+    """The word for a credit score band."""
+    if score >= 75:
+        return "credit_high"
+    if score >= 60:
+        return "credit_good"
+    if score >= 45:
+        return "credit_fair"
+    return "credit_low"
+
+
+def behaviour_reasons(match: Match, language: str) -> List[str]:
+    """What collaborative filtering and the owner's credit add to the reasons."""
+    signals = match.signals
+    if signals is None:
+        return []
+    parts: List[str] = []
+    if signals.similar_engaged:
+        key = "why_similar" if signals.cf is not None else "why_popular"
+        parts.append(say(key, language, count=signals.similar_engaged))
+    if signals.credit_known:
+        parts.append(say("why_credit", language, score=f"{signals.credit:.0f}",
+                         level=word(credit_level(signals.credit), language),
+                         component=word(signals.credit_main, language)))
+    else:
+        parts.append(say("why_credit_new", language))
+    return parts
 
 
 def region_label(code: str, lexicon: Lexicon, language: str) -> str:

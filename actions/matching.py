@@ -14,6 +14,7 @@ from actions.cards import region_label, send_matches
 from actions.common import DomainDict, entity_values, first_entity, latest_text, polite_failures, turn_language
 from actions.listings import post_from_description
 from actions.services import get_services
+from behaviour.events import Event
 from matchmaker.matching import SearchRequest
 from matchmaker.messages import duration, money, say, word
 from matchmaker.threads import ThreadError
@@ -74,6 +75,8 @@ def show_page(dispatcher: CollectingDispatcher, tracker: Tracker, request: Searc
                                                 last=offset + len(matches)))
     channel = tracker.get_latest_input_channel() or ""
     send_matches(dispatcher, matches, services.lexicon, language, channel)
+    services.events.append([Event("shown", tracker.sender_id, listing_id=m.listing.id, rank=m.rank,
+                                  query=request.query, subject_id=m.listing.owner_id) for m in matches])
     shown = shown[:offset] + [m.listing.id for m in matches]
     return [SlotSet("search", _request_slot(request)), SlotSet("search_offset", float(offset)),
             SlotSet("shown_ids", shown)]
@@ -210,6 +213,10 @@ class ActionContactMatch(Action):
         except ThreadError:
             dispatcher.utter_message(text=say("contact_self", language))
             return []
+        if created:
+            services.events.append([Event("contact", tracker.sender_id, listing_id=listing.id,
+                                          subject_id=listing.owner_id, thread_id=thread.id, rank=int(rank),
+                                          query=request.query if request else "")])
         key = "contact_opened" if created else "contact_exists"
         dispatcher.utter_message(text=say(key, language, thread=thread.id, owner=listing.owner_name,
                                           title=listing.title, state=word(thread.state, language)))

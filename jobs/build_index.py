@@ -49,6 +49,7 @@ from index.dense import ModelSpec, SentenceTransformerEncoder
 from index.remote import publish_version
 from index.store import load_version, write_version
 from jobs.listing_rows import IndexRow, newer, parse_line, validate_record
+from jobs.spark import spark_session
 from matchmaker.settings import load_settings
 from storage.files import Location, resolve
 
@@ -161,26 +162,6 @@ def default_output(source: Location) -> str:
     return f"{parent}/index"
 
 
-def spark_session(master: str | None, app_name: str = "matchmaker-build-index") -> SparkSession:
-    """A session on ``master`` (``local[*]`` unless run by spark-submit with its own master)."""
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.appName(app_name)
-    if master:
-        builder = builder.master(master)
-    elif "SPARK_HOME" not in os.environ and "PYSPARK_SUBMIT_ARGS" not in os.environ:
-        builder = builder.master("local[*]")
-    interactive = sys.stderr.isatty()
-    builder = (builder.config("spark.ui.showConsoleProgress", "true" if interactive else "false")
-               .config("spark.ui.enabled", "false")
-               .config("spark.hadoop.dfs.replication", "1")
-               .config("spark.executorEnv.HF_HUB_OFFLINE", "1")
-               .config("spark.executorEnv.TOKENIZERS_PARALLELISM", "false"))
-    if os.environ.get("PYTHONPATH"):
-        builder = builder.config("spark.executorEnv.PYTHONPATH", os.environ["PYTHONPATH"])
-    return builder.getOrCreate()
-
-
 def embed(spark: SparkSession, source: str, input_format: str, model_name: str, batch_size: int,
           report: BuildReport) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Run stages 1-3 on Spark; return ``(ids, vectors, texts)`` on the driver."""
@@ -244,7 +225,7 @@ def run(source_uri: str, output_uri: str | None = None, *, model_name: str = "al
     fmt = detect_format(source) if input_format == "auto" else input_format
     report = BuildReport()
     started = time.perf_counter()
-    spark = spark_session(master)
+    spark = spark_session(master, "matchmaker-build-index")
     try:
         ids, vectors, texts = embed(spark, source.uri, fmt, model_name, batch_size, report)
     finally:

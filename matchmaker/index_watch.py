@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,14 @@ class IndexWatcher:
     """Polls an index root and swaps newly published versions into a holder."""
 
     def __init__(self, root: Location, cache_dir: Path, encoder: Encoder, holder: IndexHolder,
-                 listings: ListingStore, interval: float = 10.0) -> None:
-        """Watch ``root`` every ``interval`` seconds, serving through ``holder``."""
+                 listings: ListingStore, interval: float = 10.0,
+                 also: Sequence[Callable[[], object]] = ()) -> None:
+        """Watch ``root`` every ``interval`` seconds, serving through ``holder``.
+
+        ``also`` are further periodic checks run by the same thread (newer CF factors,
+        replaying spooled events).
+        """
+        self._also = tuple(also)
         self._root, self._cache_dir, self._encoder = root, cache_dir, encoder
         self._holder, self._listings, self._interval = holder, listings, interval
         self._rejected: set[str] = set()
@@ -112,7 +119,8 @@ class IndexWatcher:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                self.check_once()
-            except Exception:
-                logger.exception("index watcher failed; still serving %s", self._holder.version)
+            for check in (self.check_once, *self._also):
+                try:
+                    check()
+                except Exception:
+                    logger.exception("periodic check %s failed", getattr(check, "__qualname__", check))

@@ -10,6 +10,7 @@ import numpy as np
 from index.explain import closest_passage, shared_terms
 from index.hybrid import Hit, HybridIndex
 from matchmaker.listings import Listing, ListingFilter, ListingStore
+from matchmaker.reranking import Reranker, Signals
 
 PREFERENCE_BONUS = 0.05
 CANDIDATE_POOL = 60
@@ -60,15 +61,18 @@ class Match:
     same_region: bool = False
     same_field: bool = False
     legs: tuple[str, ...] = field(default_factory=tuple)
+    retrieval_score: float = 0.0
+    signals: Signals | None = None
 
 
 class MatchService:
     """Finds, ranks and explains matches; makes new listings searchable at once."""
 
-    def __init__(self, store: ListingStore, indexes: IndexProvider) -> None:
-        """Search ``indexes`` and read listing details from ``store``."""
+    def __init__(self, store: ListingStore, indexes: IndexProvider, reranker: Reranker | None = None) -> None:
+        """Search ``indexes``, read listing details from ``store``, re-rank with ``reranker`` if given."""
         self._store = store
         self._indexes = indexes
+        self._reranker = reranker
 
     def search(self, request: SearchRequest, offset: int = 0, limit: int = 5) -> list[Match]:
         """Matches ranked ``offset+1`` to ``offset+limit`` for ``request``."""
@@ -79,12 +83,18 @@ class MatchService:
         hits = self._indexes.current().search(
             request.query, k=pool, allowed_ids=np.asarray(allowed, dtype=np.int64))
         listings = self._store.get_many([h.id for h in hits])
-        scored = [(self._adjusted(h, listings[h.id], request), h) for h in hits
-                  if h.id in listings and h.score > 0]
-        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        retrieved = [(self._adjusted(h, listings[h.id], request), h) for h in hits
+                     if h.id in listings and h.score > 0]
+        signals: dict[int, Signals] = {}
+        if self._reranker is not None and retrieved:
+            signals = self._reranker.signals(request.requester_id,
+                                             [(h.id, listings[h.id].owner_id) for _, h in retrieved])
+        scored = [(self._reranker.blend(score, signals[h.id]) if self._reranker else score, score, h)
+                  for score, h in retrieved]
+        scored.sort(key=lambda item: (-item[0], item[2].id))
         page = scored[offset:offset + limit]
-        return [self._explain(offset + i + 1, score, hit, listings[hit.id], request)
-                for i, (score, hit) in enumerate(page)]
+        return [self._explain(offset + i + 1, final, retrieval, hit, listings[hit.id], request, signals.get(hit.id))
+                for i, (final, retrieval, hit) in enumerate(page)]
 
     def post(self, listing: Listing) -> Listing:
         """Store ``listing`` and add it to the served index, so it is searchable now."""
@@ -102,7 +112,8 @@ class MatchService:
         return min(1.0, hit.score + bonus)
 
     @staticmethod
-    def _explain(rank: int, score: float, hit: Hit, listing: Listing, request: SearchRequest) -> Match:
+    def _explain(rank: int, score: float, retrieval: float, hit: Hit, listing: Listing, request: SearchRequest,
+                 signals: Signals | None) -> Match:
         legs = tuple(name for name, r in (("dense", hit.dense_rank), ("lexical", hit.lexical_rank))
                      if r is not None)
         return Match(
@@ -114,4 +125,6 @@ class MatchService:
             same_region=listing.region in request.prefer_regions,
             same_field=bool(request.prefer_field) and listing.field == request.prefer_field,
             legs=legs,
+            retrieval_score=round(retrieval, 3),
+            signals=signals,
         )

@@ -74,6 +74,11 @@ _TEXTS: dict[str, dict[str, str]] = {
     "why_semantic": {"en": "close in meaning to your description", "zh": "与您的描述语义相近"},
     "why_region": {"en": "same region", "zh": "同一地区"},
     "why_field": {"en": "same field", "zh": "同一领域"},
+    "why_similar": {"en": "{count} similar enterprises engaged with this", "zh": "{count} 家相似企业对此有过互动"},
+    "why_popular": {"en": "{count} enterprises engaged with this", "zh": "{count} 家企业对此有过互动"},
+    "why_credit": {"en": "owner credit {score} ({level}; main factor: {component})",
+                   "zh": "对方信用 {score}（{level}；主要因素：{component}）"},
+    "why_credit_new": {"en": "owner credit not yet rated (new participant)", "zh": "对方信用暂无评价（新参与方）"},
     "button_contact": {"en": "Contact", "zh": "联系"},
     "button_more": {"en": "More", "zh": "更多"},
     "contact_which": {"en": "Which match? Say e.g. 'contact 2' (1-{count}).",
@@ -130,6 +135,16 @@ _WORDS: dict[str, dict[str, str]] = {
     "declined": {"en": "declined", "zh": "已拒绝"},
     "agreed": {"en": "deal agreed", "zh": "已达成合作"},
     "closed": {"en": "closed", "zh": "已关闭"},
+    "credit_high": {"en": "high", "zh": "高"},
+    "credit_good": {"en": "good", "zh": "良好"},
+    "credit_fair": {"en": "fair", "zh": "一般"},
+    "credit_low": {"en": "low", "zh": "偏低"},
+    "performance": {"en": "completed deals", "zh": "履约成交"},
+    "cooperation": {"en": "ratings received", "zh": "合作评价"},
+    "responsiveness": {"en": "replies quickly", "zh": "响应及时"},
+    "efficiency": {"en": "converts contacts to deals", "zh": "创新转化效率"},
+    "reliability": {"en": "few declined or abandoned threads", "zh": "较少拒绝或中止"},
+    "verification": {"en": "verified organisation", "zh": "机构已认证"},
 }
 
 

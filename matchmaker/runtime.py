@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import faiss
 
+from behaviour.open import serving_event_store
+from behaviour.store import EventStore
 from index.dense import SentenceTransformerEncoder
 from index.remote import current_name, fetch_version
 from index.store import IndexIntegrityError, load_version
@@ -20,6 +22,7 @@ from matchmaker.index_holder import IndexHolder, fold_in_missing
 from matchmaker.index_watch import IndexWatcher
 from matchmaker.listings import SQLiteListingStore, connect
 from matchmaker.matching import MatchService
+from matchmaker.reranking import CFHolder, Reranker
 from matchmaker.settings import Settings
 from matchmaker.threads import SQLiteThreadStore
 from nlu.lexicon import Lexicon
@@ -38,6 +41,8 @@ class Services:
     threads: SQLiteThreadStore
     indexes: IndexHolder
     matcher: MatchService
+    events: EventStore
+    cf: CFHolder
     watcher: IndexWatcher | None = None
 
 
@@ -60,8 +65,12 @@ def build_services(settings: Settings) -> Services:
     logger.info("Serving index %s from %s (%d documents, %d folded in from the store)",
                 name, root.uri, len(index), added)
     holder = IndexHolder(index, name)
+    events = serving_event_store(settings)
+    cf = CFHolder(resolve(settings.cf_uri, settings.webhdfs_url), settings.var_dir / "cf-cache")
+    cf.check_once()
     watcher = IndexWatcher(root, settings.index_cache_dir, encoder, holder, listings,
-                           interval=settings.index_poll_seconds)
+                           interval=settings.index_poll_seconds, also=(cf.check_once, events.replay))
+    reranker = Reranker(settings.rank_weights, events, cf)
     return Services(settings=settings, lexicon=Lexicon.load(settings.lexicon_path), listings=listings,
                     threads=SQLiteThreadStore(connection), indexes=holder,
-                    matcher=MatchService(listings, holder), watcher=watcher)
+                    matcher=MatchService(listings, holder, reranker), events=events, cf=cf, watcher=watcher)

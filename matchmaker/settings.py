@@ -32,6 +32,13 @@ class Settings:
     index_cache_dir: Path
     webhdfs_url: str | None
     index_poll_seconds: float
+    event_store: str
+    events_path: Path
+    hbase_host: str
+    hbase_port: int
+    hbase_table_prefix: str
+    cf_uri: str
+    rank_weights: tuple[float, float, float]
     lexicon_path: Path
     demo_demands_path: Path
     datasets_dir: Path
@@ -54,6 +61,27 @@ def _location(env: Mapping[str, str], key: str, default: str) -> str:
         return raw
     path = Path(raw)
     return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(key) or default
+    if value not in allowed:
+        raise SettingsError(f"{key} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def _weights(env: Mapping[str, str], key: str, default: tuple[float, float, float]) -> tuple[float, float, float]:
+    """Three non-negative ranking weights (retrieval, CF, credit), e.g. ``0.6,0.3,0.1``."""
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError as error:
+        raise SettingsError(f"{key} must be three numbers like 0.6,0.3,0.1, got {raw!r}") from error
+    if len(values) != 3 or min(values) < 0 or sum(values) <= 0:
+        raise SettingsError(f"{key} must be three non-negative numbers, not all zero, got {raw!r}")
+    return values[0], values[1], values[2]
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lowest: int = 1) -> int:
@@ -84,8 +112,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hdfs = env.get("MATCHMAKER_HDFS", "hdfs://127.0.0.1:8020").rstrip("/")
         base = env.get("MATCHMAKER_HDFS_BASE", "/matchmaker").rstrip("/")
         default_index, default_listings = f"{hdfs}{base}/index", f"{hdfs}{base}/listings"
+        default_cf = f"{hdfs}{base}/cf"
     else:
         default_index, default_listings = str(var_dir / "index"), str(var_dir / "listings")
+        default_cf = str(var_dir / "cf")
     return Settings(
         profile=profile,
         var_dir=var_dir,
@@ -95,6 +125,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         index_cache_dir=_path(env, "MATCHMAKER_INDEX_CACHE", var_dir / "index-cache"),
         webhdfs_url=env.get("MATCHMAKER_WEBHDFS_URL") or None,
         index_poll_seconds=float(_int(env, "MATCHMAKER_INDEX_POLL_SECONDS", 10)),
+        event_store=_choice(env, "MATCHMAKER_EVENT_STORE", "hbase" if profile == "cluster" else "sqlite",
+                            ("sqlite", "hbase")),
+        events_path=_path(env, "MATCHMAKER_EVENTS_DB", var_dir / "events.db"),
+        hbase_host=env.get("MATCHMAKER_HBASE_HOST", "127.0.0.1"),
+        hbase_port=_int(env, "MATCHMAKER_HBASE_PORT", 9090),
+        hbase_table_prefix=env.get("MATCHMAKER_HBASE_TABLE_PREFIX", "matchmaker_"),
+        cf_uri=_location(env, "MATCHMAKER_CF_URI", default_cf),
+        rank_weights=_weights(env, "MATCHMAKER_RANK_WEIGHTS", (0.6, 0.3, 0.1)),
         lexicon_path=_path(env, "MATCHMAKER_LEXICON", Path("data/lexicon.yml")),
         demo_demands_path=_path(env, "MATCHMAKER_DEMANDS", Path("data/demo/demands.yml")),
         datasets_dir=_path(env, "MATCHMAKER_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"),

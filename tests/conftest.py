@@ -32,16 +32,28 @@ def _model() -> Path:
     return models[-1]
 
 
+EVENTS_TABLE_PREFIX = f"test_{uuid.uuid4().hex[:8]}_"
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, hbase: tuple[str, int]) -> Iterator[Stack]:
+    """The assistant on a small demo, writing its behaviour events to the real HBase."""
     var_dir = tmp_path_factory.mktemp("var")
     env = {**os.environ, "MATCHMAKER_VAR_DIR": str(var_dir), "MATCHMAKER_DEMO_LIMIT": DEMO_LIMIT,
            "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run([str(APP_PYTHON), "-m", "matchmaker.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
     config = StackConfig(model=_model(), rasa_port=5205, actions_port=5255, web_port=8280, var_dir=var_dir,
-                         extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1")))
-    with Stack(config) as running:
-        yield running
+                         extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1"),
+                                    ("MATCHMAKER_EVENT_STORE", "hbase"),
+                                    ("MATCHMAKER_HBASE_TABLE_PREFIX", EVENTS_TABLE_PREFIX)))
+    try:
+        with Stack(config) as running:
+            yield running
+    finally:
+        from behaviour.hbase_store import HBaseEventStore
+
+        if hbase_answers():
+            HBaseEventStore(*HBASE_THRIFT, table_prefix=EVENTS_TABLE_PREFIX).drop()
 
 
 Chat = Callable[[str], list[dict[str, Any]]]
@@ -109,3 +121,36 @@ def hdfs_dir(hdfs: str) -> Iterator[str]:
         yield location.uri
     finally:
         location.store.delete(location.path)
+
+
+HBASE_THRIFT = ("127.0.0.1", 9090)
+
+
+def hbase_answers() -> bool:
+    """Whether the HBase Thrift server answers a table listing."""
+    import happybase
+
+    try:
+        connection = happybase.Connection(*HBASE_THRIFT, timeout=3000)
+        connection.tables()
+        connection.close()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not answering"
+        return False
+
+
+@pytest.fixture(scope="session")
+def hbase() -> Iterator[tuple[str, int]]:
+    """A real HBase with its Thrift server on 127.0.0.1:9090 (``infra/hbase.sh``).
+
+    Started for the tests and stopped after them, unless it was already running.
+    """
+    started = False
+    if not hbase_answers():
+        subprocess.run([str(PROJECT_ROOT / "infra" / "hbase.sh"), "start"], check=True)
+        started = True
+    try:
+        yield HBASE_THRIFT
+    finally:
+        if started:
+            subprocess.run([str(PROJECT_ROOT / "infra" / "hbase.sh"), "stop"], check=False)

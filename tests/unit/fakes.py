@@ -8,11 +8,13 @@ from typing import Sequence
 
 import numpy as np
 
+from behaviour.store import SQLiteEventStore
 from index.build import build_hybrid
 from index.text import lexical_tokens
 from matchmaker.index_holder import IndexHolder
 from matchmaker.listings import Listing, SQLiteListingStore, connect
 from matchmaker.matching import MatchService
+from matchmaker.reranking import CFHolder, Reranker
 from matchmaker.runtime import Services
 from matchmaker.settings import load_settings
 from matchmaker.threads import SQLiteThreadStore
@@ -81,5 +83,9 @@ def make_services(tmp_path: Path) -> Services:
     stored = list(listings.iter_all())
     index = build_hybrid([item.id for item in stored], [item.search_text for item in stored], HashingEncoder())
     holder = IndexHolder(index)
+    events = SQLiteEventStore(settings.events_path)
+    cf = CFHolder(None, tmp_path / "cf-cache")
+    reranker = Reranker(settings.rank_weights, events, cf)
     return Services(settings=settings, lexicon=Lexicon.load(ROOT / "data" / "lexicon.yml"), listings=listings,
-                    threads=SQLiteThreadStore(connection), indexes=holder, matcher=MatchService(listings, holder))
+                    threads=SQLiteThreadStore(connection), indexes=holder,
+                    matcher=MatchService(listings, holder, reranker), events=events, cf=cf)

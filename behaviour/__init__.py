@@ -1,0 +1,1 @@
+"""Behaviour logs (events), their stores, and what is learned from them (CF, credit)."""
