@@ -67,9 +67,16 @@ def region_label(code: str, lexicon: Lexicon, language: str) -> str:
     return word(code, language) if name == code else name
 
 
-def contact_payload(rank: int) -> str:
-    """The button payload that contacts the owner of match ``rank``."""
-    return "/contact" + json.dumps({"match_rank": str(rank)})
+def contact_payload(rank: int, intent: str = "contact") -> str:
+    """The button payload that sends ``intent`` (contact by default) about match ``rank``."""
+    return f"/{intent}" + json.dumps({"match_rank": str(rank)})
+
+
+def card_buttons(rank: int, language: str) -> List[Dict[str, str]]:
+    """Contact, "more like this" and "not relevant" buttons of one card."""
+    return [{"title": f"{say('button_contact', language)} #{rank}", "payload": contact_payload(rank)},
+            {"title": say("button_similar", language), "payload": contact_payload(rank, "more_like_this")},
+            {"title": say("button_not_relevant", language), "payload": contact_payload(rank, "not_relevant")}]
 
 
 def card_values(match: Match, lexicon: Lexicon, language: str) -> Dict[str, Any]:
@@ -83,7 +90,6 @@ def card_values(match: Match, lexicon: Lexicon, language: str) -> Dict[str, Any]
 def send_matches(dispatcher: CollectingDispatcher, matches: Sequence[Match], lexicon: Lexicon,
                  language: str, channel: str) -> None:
     """Show ``matches`` as cards suited to ``channel``."""
-    contact = say("button_contact", language)
     if channel in CAROUSEL_CHANNELS:
         elements = []
         for match in matches:
@@ -91,8 +97,7 @@ def send_matches(dispatcher: CollectingDispatcher, matches: Sequence[Match], lex
             elements.append({
                 "title": f"{match.rank}. {match.listing.title}",
                 "subtitle": say("card_subtitle", language, **values),
-                "buttons": [{"type": "postback", "title": f"{contact} #{match.rank}",
-                             "payload": contact_payload(match.rank)}],
+                "buttons": [{"type": "postback", **button} for button in card_buttons(match.rank, language)],
             })
         dispatcher.utter_message(attachment={"type": "template",  # type: ignore[arg-type]
                                              "payload": {"template_type": "generic", "elements": elements}})
@@ -100,6 +105,6 @@ def send_matches(dispatcher: CollectingDispatcher, matches: Sequence[Match], lex
         for match in matches:
             dispatcher.utter_message(
                 text=say("card", language, **card_values(match, lexicon, language)),
-                buttons=[{"title": f"{contact} #{match.rank}", "payload": contact_payload(match.rank)}])
+                buttons=card_buttons(match.rank, language))
     dispatcher.utter_message(text=say("correct_hint", language),
                              buttons=[{"title": say("button_more", language), "payload": "/more"}])

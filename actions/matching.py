@@ -46,7 +46,7 @@ def _entities(tracker: Tracker) -> Dict[str, List[str]]:
             for name in ("field", "region", "budget", "deadline", "maturity")}
 
 
-def _request_from_slot(tracker: Tracker) -> Optional[SearchRequest]:
+def request_from_slot(tracker: Tracker) -> Optional[SearchRequest]:
     raw = tracker.get_slot("search")
     if not isinstance(raw, dict) or not raw.get("query"):
         return None
@@ -132,7 +132,7 @@ class ActionRefineSearch(Action):
                   domain: DomainDict) -> List[EventType]:
         """Apply the conditions of the message to the remembered search and search again."""
         language = turn_language(tracker)
-        request = _request_from_slot(tracker)
+        request = request_from_slot(tracker)
         if request is None:
             dispatcher.utter_message(text=say("no_search", language))
             return []
@@ -171,7 +171,7 @@ class ActionShowMore(Action):
                   domain: DomainDict) -> List[EventType]:
         """Page forward."""
         language = turn_language(tracker)
-        request = _request_from_slot(tracker)
+        request = request_from_slot(tracker)
         if request is None:
             dispatcher.utter_message(text=say("no_search", language))
             return []
@@ -206,7 +206,7 @@ class ActionContactMatch(Action):
         if listing is None:
             dispatcher.utter_message(text=say("service_error", language))
             return []
-        request = _request_from_slot(tracker)
+        request = request_from_slot(tracker)
         try:
             thread, created = services.threads.open(listing.id, tracker.sender_id, listing.owner_id,
                                                     request.query if request else "")

@@ -50,7 +50,7 @@ _RANK_ZH = re.compile(r"第\s*([1-9一二三四五六七八九十])\s*(?:个|项
 _RANK_EN = re.compile(
     r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)\b|"
     r"(?:number|no\.?|#|match|result|item|option)\s*([1-9])\b|"
-    r"\b(?:contact|connect(?:\s+me)?\s+(?:with|to)|talk\s+to|reach)\s+([1-9])\b", re.I)
+    r"\b(?:contact|connect(?:\s+me)?\s+(?:with|to)|talk\s+to|reach|like|relevant)\s+([1-9])\b", re.I)
 _RANK_ZH_VERB = re.compile(r"(?:联系|对接|约谈|洽谈)\s*([1-9一二三四五])(?!\s*(?:个月|月|年|天|周))")
 
 

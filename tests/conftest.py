@@ -6,6 +6,7 @@ with the Rasa model that ``make test`` trained (``MATCHMAKER_MODEL_ARCHIVE``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -84,6 +85,20 @@ HDFS_HTTP = "http://127.0.0.1:9870"
 HDFS_URI = "hdfs://127.0.0.1:8020"
 
 
+@contextlib.contextmanager
+def local_service(script: str, answers: Callable[[], bool]) -> Iterator[None]:
+    """Start ``infra/<script>`` unless the service already answers; stop it afterwards if started here."""
+    command = str(PROJECT_ROOT / "infra" / script)
+    started = not answers()
+    if started:
+        subprocess.run([command, "start"], check=True)
+    try:
+        yield
+    finally:
+        if started:
+            subprocess.run([command, "stop"], check=False)
+
+
 def _hdfs_answers() -> bool:
     try:
         with urllib.request.urlopen(f"{HDFS_HTTP}/webhdfs/v1/?op=GETFILESTATUS&user.name=matchmaker", timeout=3):
@@ -99,15 +114,8 @@ def hdfs() -> Iterator[str]:
     An HDFS that is already running (``make infra-up``) is used as it is and left running.
     Yields the ``hdfs://`` URI of the NameNode.
     """
-    started = False
-    if not _hdfs_answers():
-        subprocess.run([str(PROJECT_ROOT / "infra" / "hdfs.sh"), "start"], check=True)
-        started = True
-    try:
+    with local_service("hdfs.sh", _hdfs_answers):
         yield HDFS_URI
-    finally:
-        if started:
-            subprocess.run([str(PROJECT_ROOT / "infra" / "hdfs.sh"), "stop"], check=False)
 
 
 @pytest.fixture()
@@ -145,12 +153,5 @@ def hbase() -> Iterator[tuple[str, int]]:
 
     Started for the tests and stopped after them, unless it was already running.
     """
-    started = False
-    if not hbase_answers():
-        subprocess.run([str(PROJECT_ROOT / "infra" / "hbase.sh"), "start"], check=True)
-        started = True
-    try:
+    with local_service("hbase.sh", hbase_answers):
         yield HBASE_THRIFT
-    finally:
-        if started:
-            subprocess.run([str(PROJECT_ROOT / "infra" / "hbase.sh"), "stop"], check=False)

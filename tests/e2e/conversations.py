@@ -21,7 +21,8 @@ ACTION_BY_INTENT = {
     "out_of_scope": "action_reply_smalltalk", "describe_demand": "action_handle_description",
     "describe_achievement": "action_handle_description", "refine": "action_refine_search",
     "more": "action_show_more", "contact": "action_contact_match", "post_listing": "action_post_listing",
-    "my_threads": "action_list_threads",
+    "my_threads": "action_list_threads", "more_like_this": "action_more_like_this",
+    "not_relevant": "action_not_relevant",
 }
 
 CONVERSATIONS: dict[str, list[tuple[str, str]]] = {
@@ -43,6 +44,14 @@ CONVERSATIONS: dict[str, list[tuple[str, str]]] = {
         ("联系第一个", "contact"),
         ("我的洽谈", "my_threads"),
         ("再见", "goodbye"),
+    ],
+    "feedback on matches in both languages": [
+        ("We need a sensor that detects hydrogen leaks in fuel cell vehicles", "describe_demand"),
+        ("more like number 2", "more_like_this"),
+        ("the first one is not relevant", "not_relevant"),
+        ("我们需要检测氢气泄漏的传感器技术", "describe_demand"),
+        ("类似第3个的", "more_like_this"),
+        ("第二个不相关，因为地区太远", "not_relevant"),
     ],
     "an enterprise posts a demand in two steps": [
         ("I want to post a demand", "post_listing"),

@@ -11,6 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import ActionFallback, ActionReplySmalltalk
+from actions.feedback import ActionMoreLikeThis, ActionNotRelevant
 from actions.listings import ActionPostListing
 from actions.matching import ActionContactMatch, ActionHandleDescription, ActionRefineSearch, ActionShowMore
 from actions.services import set_services
@@ -166,3 +167,24 @@ def test_a_failing_action_apologises_and_changes_nothing(services: Services, mon
     monkeypatch.setattr(services.matcher, "search", broken)
     events, messages = run(ActionHandleDescription(), tracker("我们需要锂电池", "describe_demand"))
     assert "抱歉" in messages[-1]["text"] and slots_of(events) == {"language": "zh"}
+
+
+def test_more_like_this_searches_from_the_chosen_match_and_records_it(services: Services) -> None:
+    slots = first_search(services, "waste heat kilns")
+    first_id = slots["shown_ids"][0]
+    events, messages = run(ActionMoreLikeThis(), tracker("more like number 1", "more_like_this", slots))
+    assert messages[0]["text"].startswith("Listings like")
+    assert slots_of(events)["search"]["query"].startswith("Kiln waste heat recovery")
+    kinds = [(e.kind, e.listing_id) for e in services.events.for_user("user-1")]
+    assert ("more_like_this", first_id) in kinds and kinds.count(("shown", first_id)) >= 1
+
+
+def test_not_relevant_keeps_the_reason_and_asks_when_the_rank_is_unclear(services: Services) -> None:
+    slots = first_search(services, "waste heat kilns")
+    _, messages = run(ActionNotRelevant(), tracker("not relevant 1 because wrong region", "not_relevant", slots))
+    assert "not relevant" in messages[0]["text"]
+    recorded = [e for e in services.events.for_user("user-1") if e.kind == "not_relevant"]
+    assert len(recorded) == 1 and recorded[0].reason == "wrong region"
+    _, messages = run(ActionNotRelevant(), tracker("that one is not relevant", "not_relevant", slots))
+    assert "Which match?" in messages[0]["text"]
+    assert len([e for e in services.events.for_user("user-1") if e.kind == "not_relevant"]) == 1
