@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import List, Optional
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, first_entity, latest_text, polite_failures, turn_language
-from actions.matching import request_from_slot, show_page
+from actions.common import DomainDict, latest_text, polite_failures, turn_language
+from actions.matching import chosen_listing, request_from_slot, show_page
 from actions.services import get_services
 from behaviour.events import Event
-from matchmaker.listings import Listing
 from matchmaker.messages import say
 
 _REASON = re.compile(r"(?:because|as|reason:?|since|因为|原因[:：]?)\s*(.+)$", re.I)
-
-
-def chosen_listing(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> Optional[Listing]:
-    """The shown listing the user points at ("2", the card's button), or a polite question."""
-    shown = [int(i) for i in (tracker.get_slot("shown_ids") or [])]
-    if not shown:
-        dispatcher.utter_message(text=say("no_search", language))
-        return None
-    rank = first_entity(tracker, "match_rank")
-    if rank is None or not rank.isdigit() or not 1 <= int(rank) <= len(shown):
-        dispatcher.utter_message(text=say("feedback_which", language, count=len(shown)))
-        return None
-    listing_id = shown[int(rank) - 1]
-    return get_services().listings.get_many([listing_id]).get(listing_id)
 
 
 class ActionMoreLikeThis(Action):
@@ -46,7 +31,7 @@ class ActionMoreLikeThis(Action):
                   domain: DomainDict) -> List[EventType]:
         """Record the feedback, then show listings similar to the chosen one."""
         language = turn_language(tracker)
-        listing = chosen_listing(dispatcher, tracker, language)
+        listing = chosen_listing(dispatcher, tracker, language, "feedback_which")
         request = request_from_slot(tracker)
         if listing is None or request is None:
             return []
@@ -70,7 +55,7 @@ class ActionNotRelevant(Action):
                   domain: DomainDict) -> List[EventType]:
         """Store the feedback event and thank the user."""
         language = turn_language(tracker)
-        listing = chosen_listing(dispatcher, tracker, language)
+        listing = chosen_listing(dispatcher, tracker, language, "feedback_which")
         if listing is None:
             return []
         request = request_from_slot(tracker)

@@ -15,6 +15,7 @@ from actions.common import DomainDict, entity_values, first_entity, latest_text,
 from actions.listings import post_from_description
 from actions.services import get_services
 from behaviour.events import Event
+from matchmaker.listings import Listing
 from matchmaker.matching import SearchRequest
 from matchmaker.messages import duration, money, say, word
 from matchmaker.threads import ThreadError
@@ -86,6 +87,24 @@ def results_header(request: SearchRequest, language: str) -> str:
     """The line above the first page of results."""
     key = "results_achievements" if request.target_kind == "achievement" else "results_demands"
     return say(key, language, count="{count}")
+
+
+def chosen_listing(dispatcher: CollectingDispatcher, tracker: Tracker, language: str,
+                   which_key: str) -> Optional[Listing]:
+    """The shown listing the user points at ("2", a card's button), or a polite question (``which_key``)."""
+    shown = [int(i) for i in (tracker.get_slot("shown_ids") or [])]
+    if not shown:
+        dispatcher.utter_message(text=say("no_search", language))
+        return None
+    rank = first_entity(tracker, "match_rank")
+    if rank is None or not rank.isdigit() or not 1 <= int(rank) <= len(shown):
+        dispatcher.utter_message(text=say(which_key, language, count=len(shown)))
+        return None
+    listing_id = shown[int(rank) - 1]
+    listing = get_services().listings.get_many([listing_id]).get(listing_id)
+    if listing is None:
+        dispatcher.utter_message(text=say("service_error", language))
+    return listing
 
 
 class ActionHandleDescription(Action):
@@ -192,20 +211,11 @@ class ActionContactMatch(Action):
                   domain: DomainDict) -> List[EventType]:
         """Open (or find) the thread between the user and the listing's owner."""
         language = turn_language(tracker)
-        shown = [int(i) for i in (tracker.get_slot("shown_ids") or [])]
-        if not shown:
-            dispatcher.utter_message(text=say("no_search", language))
-            return []
-        rank = first_entity(tracker, "match_rank")
-        if rank is None or not rank.isdigit() or not 1 <= int(rank) <= len(shown):
-            dispatcher.utter_message(text=say("contact_which", language, count=len(shown)))
+        listing = chosen_listing(dispatcher, tracker, language, "contact_which")
+        if listing is None:
             return []
         services = get_services()
-        listing_id = shown[int(rank) - 1]
-        listing = services.listings.get_many([listing_id]).get(listing_id)
-        if listing is None:
-            dispatcher.utter_message(text=say("service_error", language))
-            return []
+        rank = first_entity(tracker, "match_rank") or "0"
         request = request_from_slot(tracker)
         try:
             thread, created = services.threads.open(listing.id, tracker.sender_id, listing.owner_id,

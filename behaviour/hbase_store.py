@@ -87,11 +87,8 @@ class HBaseEventStore:
         self._lock = threading.Lock()
 
     def ensure_table(self) -> None:
-        """Create the table with its two families when missing."""
-        def create(connection: happybase.Connection) -> None:
-            if self.table_name.encode() not in connection.tables():
-                connection.create_table(self.table_name, {"e": {"max_versions": 1}, "c": {"max_versions": 1}})
-        self._call(create)
+        """Create the table with its two families when missing (also done on every new connection)."""
+        self._call(lambda _connection: None)
 
     def append(self, events: Iterable[Event]) -> int:
         """Write each event under its user key and its listing key."""
@@ -195,8 +192,10 @@ class HBaseEventStore:
 
     def _connect(self) -> happybase.Connection:
         if self._connection is None:
-            self._connection = happybase.Connection(self._host, self._port, timeout=self._timeout,
-                                                    autoconnect=True)
+            connection = happybase.Connection(self._host, self._port, timeout=self._timeout, autoconnect=True)
+            if self.table_name.encode() not in connection.tables():
+                connection.create_table(self.table_name, {"e": {"max_versions": 1}, "c": {"max_versions": 1}})
+            self._connection = connection
         return self._connection
 
     def _disconnect(self) -> None:

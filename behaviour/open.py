@@ -17,10 +17,4 @@ def primary_event_store(settings: Settings) -> EventStore:
 
 def serving_event_store(settings: Settings) -> SpoolingEventStore:
     """The primary store behind a local spool, so no event is lost while it is unreachable."""
-    primary = primary_event_store(settings)
-    if isinstance(primary, HBaseEventStore):
-        try:
-            primary.ensure_table()
-        except ConnectionError:
-            pass
-    return SpoolingEventStore(primary, settings.var_dir / "spool")
+    return SpoolingEventStore(primary_event_store(settings), settings.var_dir / "spool")

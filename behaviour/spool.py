@@ -46,7 +46,7 @@ class SpoolingEventStore:
         """Store events in the primary, or in the spool when it is unreachable."""
         checked = [event.validated() for event in events]
         with self._lock:
-            if self.pending() and not self.replay():
+            if self._spooled() and not self.replay():
                 self._write_spool(checked)
                 return len(checked)
             try:
@@ -62,11 +62,14 @@ class SpoolingEventStore:
         with self._lock:
             return sum(1 for path in (self._replaying, self._spool) if path.exists() for _ in _lines(path))
 
+    def _spooled(self) -> bool:
+        return self._spool.exists() or self._replaying.exists()
+
     def replay(self, force: bool = False) -> bool:
         """Move spooled events to the primary; return whether the spool is now empty."""
         with self._lock:
             if not force and time.monotonic() < self._next_attempt:
-                return not (self._spool.exists() or self._replaying.exists())
+                return not self._spooled()
             try:
                 if self._replaying.exists():
                     self._replay_file()

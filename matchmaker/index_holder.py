@@ -7,13 +7,14 @@ import threading
 import numpy as np
 
 from index.hybrid import HybridIndex
-from matchmaker.listings import ListingStore
+from matchmaker.listings import ListingFilter, ListingStore
 
 
 def fold_in_missing(index: HybridIndex, listings: ListingStore) -> int:
     """Add to ``index`` every stored listing it lacks; return how many were added."""
     present = set(np.asarray(index.ids()).tolist())
-    missing = [item for item in listings.iter_all() if item.id not in present]
+    missing_ids = [i for i in listings.matching_ids(ListingFilter()) if i not in present]
+    missing = list(listings.get_many(missing_ids).values())
     if missing:
         index.add([item.id for item in missing], [item.search_text for item in missing])
     return len(missing)

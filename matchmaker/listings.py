@@ -170,9 +170,12 @@ class SQLiteListingStore:
         if not ids:
             return {}
         wanted = [int(i) for i in ids]
+        rows: list[sqlite3.Row] = []
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM listings WHERE id IN ({', '.join('?' for _ in wanted)})", wanted).fetchall()
+            for start in range(0, len(wanted), 900):
+                chunk = wanted[start:start + 900]
+                rows += self._db.execute(
+                    f"SELECT * FROM listings WHERE id IN ({', '.join('?' for _ in chunk)})", chunk).fetchall()
         return {int(r["id"]): _from_row(r) for r in rows}
 
     def matching_ids(self, where: ListingFilter) -> list[int]:
