@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, replace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,6 +15,7 @@ from actions.common import DomainDict, entity_values, first_entity, latest_text,
 from actions.listings import post_from_description
 from actions.services import get_services
 from behaviour.events import Event
+from matchmaker.conditions import market_side, mentions, required_values, search_query
 from matchmaker.listings import Listing
 from matchmaker.matching import SearchRequest
 from matchmaker.messages import duration, money, say, word
@@ -22,24 +23,67 @@ from matchmaker.threads import ThreadError
 from nlu.lexicon import Lexicon
 
 TARGET_BY_INTENT = {"describe_demand": "achievement", "describe_achievement": "demand"}
+TARGET_BY_SIDE = {"demand": "achievement", "achievement": "demand"}
 _ANY_REGION = re.compile(r"不限地区|地区不限|任何地区|全国|any region|all regions|anywhere|any province", re.I)
 
 
-def understood_summary(lexicon: Lexicon, language: str, entities: Dict[str, List[str]]) -> str:
-    """A readable list of what was understood from a description or refinement."""
+SOFT_ENTITIES = ("field", "region", "maturity")
+
+
+def understood_summary(lexicon: Lexicon, language: str, entities: Dict[str, List[str]],
+                       required: Sequence[str] = SOFT_ENTITIES) -> str:
+    """A readable list of what was understood; field, region and maturity not in ``required`` are marked preferred."""
+
+    def mark(name: str, text: str) -> str:
+        if name in SOFT_ENTITIES and name not in required:
+            return f"{text}（{word('preferred', language)}）" if language == "zh" else f"{text} ({word('preferred', language)})"
+        return text
+
     parts: List[str] = []
     if entities.get("field"):
-        parts.append(f"{word('field', language)}: {lexicon.field_name(entities['field'][0], language)}")
+        parts.append(mark("field", f"{word('field', language)}: {lexicon.field_name(entities['field'][0], language)}"))
     if entities.get("region"):
         names = [region_label(code, lexicon, language) for code in entities["region"]]
-        parts.append(f"{word('region', language)}: {'/'.join(names)}")
+        parts.append(mark("region", f"{word('region', language)}: {'/'.join(names)}"))
     if entities.get("budget"):
         parts.append(f"{word('budget', language)}: {money(int(entities['budget'][0]), language)}")
     if entities.get("deadline"):
         parts.append(f"{word('deadline', language)}: {duration(int(entities['deadline'][0]), language)}")
     if entities.get("maturity"):
-        parts.append(f"{word('maturity', language)}: ≥ TRL {entities['maturity'][0]}")
+        parts.append(mark("maturity", f"{word('maturity', language)}: ≥ TRL {entities['maturity'][0]}"))
     return "；".join(parts) if language == "zh" else "; ".join(parts)
+
+
+def description_request(tracker: Tracker, target: str, language: str, cross_lingual: bool) -> SearchRequest:
+    """The search a description asks for: stated requirements filter, everything else only lifts."""
+    text = latest_text(tracker)
+    found = mentions(tracker.latest_message.get("entities", []))
+    entities = _entities(tracker)
+    regions = tuple(required_values(text, found, "region"))
+    fields = required_values(text, found, "field")
+    levels = required_values(text, found, "maturity") if target == "achievement" else []
+    wished = entities["maturity"][0] if entities["maturity"] and target == "achievement" else None
+    return SearchRequest(
+        query=search_query(text, found), target_kind=target, language=language, requester_id=tracker.sender_id,
+        regions=regions, field=fields[0] if fields else None, min_maturity=int(levels[0]) if levels else None,
+        prefer_regions=tuple(code for code in entities["region"] if code not in regions),
+        prefer_field=entities["field"][0] if entities["field"] and not fields else None,
+        prefer_maturity=int(wished) if wished and not levels else None, cross_lingual=cross_lingual)
+
+
+def search_target(tracker: Tracker) -> str:
+    """The side of the market to search: the wording's side when clear, else the intent's."""
+    side = market_side(latest_text(tracker))
+    if side is not None:
+        return TARGET_BY_SIDE[side]
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return TARGET_BY_INTENT.get(str(intent), "achievement")
+
+
+def required_entities(request: SearchRequest) -> List[str]:
+    """Which of field, region and maturity ``request`` filters on."""
+    flags = (("field", request.field), ("region", request.regions), ("maturity", request.min_maturity))
+    return [name for name, value in flags if value]
 
 
 def _entities(tracker: Tracker) -> Dict[str, List[str]]:
@@ -123,17 +167,9 @@ class ActionHandleDescription(Action):
         if pending in ("demand", "achievement"):
             return post_from_description(dispatcher, tracker, str(pending), latest_text(tracker), language)
         services = get_services()
-        entities = _entities(tracker)
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        target = TARGET_BY_INTENT.get(str(intent), "achievement")
-        maturity = entities["maturity"][0] if entities["maturity"] and target == "achievement" else None
-        request = SearchRequest(
-            query=latest_text(tracker), target_kind=target, language=language,
-            requester_id=tracker.sender_id, min_maturity=int(maturity) if maturity else None,
-            prefer_regions=tuple(entities["region"]),
-            prefer_field=entities["field"][0] if entities["field"] else None,
-            cross_lingual=services.settings.cross_lingual)
-        summary = understood_summary(services.lexicon, language, entities)
+        target = search_target(tracker)
+        request = description_request(tracker, target, language, services.settings.cross_lingual)
+        summary = understood_summary(services.lexicon, language, _entities(tracker), required_entities(request))
         dispatcher.utter_message(text=say("understood", language, summary=summary) if summary
                                  else say("understood_nothing", language))
         return show_page(dispatcher, tracker, request, 0, language, results_header(request, language))

@@ -12,7 +12,7 @@
    trains CF with the real Spark job (``jobs.train_cf.train``, ALS with implicit
    preferences), and serves both through ``matchmaker.reranking.Reranker``.
 4. For every evaluated search, takes the top ``--pool`` BM25 candidates and ranks them
-   three ways with ``Reranker.blend``: retrieval only, retrieval + CF, retrieval + CF +
+   three ways with ``Reranker.final`` (the served, bounded blend; ``MATCHMAKER_RERANK_MAX_SHIFT``): retrieval only, retrieval + CF, retrieval + CF +
    credit. The retrieval score is what the served index gives in lexical mode.
 5. Scores nDCG@10 against the simulator's hidden expected engagement grade of every
    candidate in the pool (open 1, contact 2, deal 3, without position bias), so exposure
@@ -123,8 +123,8 @@ def ndcg_at_k(ranked_gains: Sequence[float], pool_gains: Sequence[float], k: int
 
 
 def ranked(query: Query, reranker: Reranker) -> list[float]:
-    """The query's gains in the order ``reranker`` blends them (ties keep the BM25 order)."""
-    scores = [reranker.blend(retrieval_score(rank), signals)
+    """The query's gains in the order ``reranker`` serves them (ties keep the BM25 order)."""
+    scores = [reranker.final(retrieval_score(rank), signals)
               for rank, signals in enumerate(query.signals, start=1)]
     order = sorted(range(len(scores)), key=lambda position: (-scores[position], position))
     return [query.gains[position] for position in order]
@@ -161,7 +161,8 @@ class Stage:
 
     def __init__(self, directory: Path, events: Sequence[Event], cut: float) -> None:
         """Write ``events`` (all before ``cut``) and their credit into a store under ``directory``."""
-        self.settings = load_settings({"MATCHMAKER_VAR_DIR": str(directory), "MATCHMAKER_EVENT_STORE": "sqlite"})
+        self.settings = load_settings({"MATCHMAKER_VAR_DIR": str(directory), "MATCHMAKER_EVENT_STORE": "sqlite",
+                                       "MATCHMAKER_RERANK_MAX_SHIFT": os.environ.get("MATCHMAKER_RERANK_MAX_SHIFT", "")})
         self.store = SQLiteEventStore(self.settings.events_path)
         self.store.append(events)
         self.store.put_credits(compute_credits(events, now=cut))
@@ -185,7 +186,7 @@ class Stage:
 
     def reranker(self, weights: Weights) -> Reranker:
         """A reranker with ``weights`` over this stage's store and model."""
-        return Reranker(weights, self.store, self.holder)
+        return Reranker(weights, self.store, self.holder, self.settings.rerank_max_shift)
 
     def queries(self, market: Market, sessions: Sequence[Session], pool: int) -> list[Query]:
         """Candidates, signals and hidden gains of ``sessions``."""
@@ -301,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
         "events": len(market.events), "train_events": result["train_events"], "queries": result["queries"],
         "queries_with_cf": result["queries_with_cf"], "als_pairs": result["als_pairs"],
         "params": {"als": chosen["als"], "cf_weights": chosen["cf_weights"], "taste_weight": args.taste_weight,
-                   "cf_credit_weights": chosen["cf_credit_weights"], "pool": args.pool, "seed": args.seed},
+                   "cf_credit_weights": chosen["cf_credit_weights"], "pool": args.pool, "seed": args.seed,
+                   "max_shift": settings.rerank_max_shift},
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary))

@@ -10,7 +10,7 @@ import numpy as np
 from index.explain import closest_passage, shared_terms
 from index.hybrid import Hit, HybridIndex
 from matchmaker.listings import Listing, ListingFilter, ListingStore
-from matchmaker.reranking import Reranker, Signals
+from matchmaker.reranking import DEFAULT_MAX_SHIFT, Reranker, Signals, bounded_shift
 
 PREFERENCE_BONUS = 0.05
 CANDIDATE_POOL = 60
@@ -40,6 +40,7 @@ class SearchRequest:
     prefer_regions: tuple[str, ...] = ()
     prefer_field: str | None = None
     cross_lingual: bool = False
+    prefer_maturity: int | None = None
 
     def listing_filter(self) -> ListingFilter:
         """The hard constraints as a store filter."""
@@ -83,18 +84,16 @@ class MatchService:
         hits = self._indexes.current().search(
             request.query, k=pool, allowed_ids=np.asarray(allowed, dtype=np.int64))
         listings = self._store.get_many([h.id for h in hits])
-        retrieved = [(self._adjusted(h, listings[h.id], request), h) for h in hits
-                     if h.id in listings and h.score > 0]
+        retrieved = [h for h in hits if h.id in listings and h.score > 0]
         signals: dict[int, Signals] = {}
         if self._reranker is not None and retrieved:
             signals = self._reranker.signals(request.requester_id,
-                                             [(h.id, listings[h.id].owner_id) for _, h in retrieved])
-        scored = [(self._reranker.blend(score, signals[h.id]) if self._reranker else score, score, h)
-                  for score, h in retrieved]
-        scored.sort(key=lambda item: (-item[0], item[2].id))
+                                             [(h.id, listings[h.id].owner_id) for h in retrieved])
+        scored = [(self._final(h, listings[h.id], request, signals.get(h.id)), h) for h in retrieved]
+        scored.sort(key=lambda item: (-item[0], item[1].id))
         page = scored[offset:offset + limit]
-        return [self._explain(offset + i + 1, final, retrieval, hit, listings[hit.id], request, signals.get(hit.id))
-                for i, (final, retrieval, hit) in enumerate(page)]
+        return [self._explain(offset + i + 1, final, hit, listings[hit.id], request, signals.get(hit.id))
+                for i, (final, hit) in enumerate(page)]
 
     def post(self, listing: Listing) -> Listing:
         """Store ``listing`` and add it to the served index, so it is searchable now."""
@@ -102,29 +101,34 @@ class MatchService:
         self._indexes.add([stored.id], [stored.search_text])
         return stored
 
-    @staticmethod
-    def _adjusted(hit: Hit, listing: Listing, request: SearchRequest) -> float:
-        bonus = 0.0
-        if listing.region in request.prefer_regions:
-            bonus += PREFERENCE_BONUS
-        if request.prefer_field and listing.field == request.prefer_field:
-            bonus += PREFERENCE_BONUS
-        return min(1.0, hit.score + bonus)
+    def _final(self, hit: Hit, listing: Listing, request: SearchRequest, signals: Signals | None) -> float:
+        """Retrieval score moved by preferences and re-ranking signals, within the re-ranking bound."""
+        bonus = PREFERENCE_BONUS * sum(preferences_met(listing, request))
+        if self._reranker is not None:
+            return self._reranker.final(hit.score, signals, bonus)
+        return hit.score + bounded_shift(bonus, DEFAULT_MAX_SHIFT)
 
     @staticmethod
-    def _explain(rank: int, score: float, retrieval: float, hit: Hit, listing: Listing, request: SearchRequest,
+    def _explain(rank: int, score: float, hit: Hit, listing: Listing, request: SearchRequest,
                  signals: Signals | None) -> Match:
         legs = tuple(name for name, r in (("dense", hit.dense_rank), ("lexical", hit.lexical_rank))
                      if r is not None)
         return Match(
             rank=rank,
             listing=listing,
-            score=round(score, 3),
+            score=round(min(1.0, max(0.0, score)), 3),
             shared_terms=tuple(shared_terms(request.query, listing.search_text, limit=4)),
             passage=closest_passage(request.query, listing.text, max_chars=80),
-            same_region=listing.region in request.prefer_regions,
-            same_field=bool(request.prefer_field) and listing.field == request.prefer_field,
+            same_region=preferences_met(listing, request)[0],
+            same_field=preferences_met(listing, request)[1],
             legs=legs,
-            retrieval_score=round(retrieval, 3),
+            retrieval_score=round(hit.score, 3),
             signals=signals,
         )
+
+
+def preferences_met(listing: Listing, request: SearchRequest) -> tuple[bool, bool, bool]:
+    """Whether ``listing`` is in a preferred region, in the preferred field, and mature enough."""
+    return (listing.region in request.prefer_regions,
+            bool(request.prefer_field) and listing.field == request.prefer_field,
+            request.prefer_maturity is not None and listing.maturity >= request.prefer_maturity)

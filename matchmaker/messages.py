@@ -135,6 +135,7 @@ _WORDS: dict[str, dict[str, str]] = {
     "demand": {"en": "demand", "zh": "需求"},
     "achievement": {"en": "achievement", "zh": "成果"},
     "any_region": {"en": "any region", "zh": "不限地区"},
+    "preferred": {"en": "preferred", "zh": "优先"},
     "general": {"en": "General", "zh": "综合"},
     "unspecified": {"en": "region not given", "zh": "地区未注明"},
     "requested": {"en": "awaiting reply", "zh": "待回复"},

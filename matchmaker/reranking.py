@@ -1,7 +1,12 @@
 """Re-ranking retrieved matches with collaborative filtering and the owners' credit.
 
-``final = (w_r x retrieval + w_cf x cf + w_c x credit / 100) / (w_r + w_cf + w_c)`` with the
-weights of ``MATCHMAKER_RANK_WEIGHTS`` (default 0.6, 0.3, 0.1). When the user has no CF
+``blend = (w_r x retrieval + w_cf x cf + w_c x credit / 100) / (w_r + w_cf + w_c)`` with the
+weights of ``MATCHMAKER_RANK_WEIGHTS`` (default 0.6, 0.3, 0.1), and the served score is
+``final = retrieval + clip(blend - retrieval + preference bonus, -max_shift, +max_shift)``
+(``MATCHMAKER_RERANK_MAX_SHIFT``, default 0.15). The clip is the bound on re-ranking: no
+signal moves a listing by more than ``max_shift``, so a listing whose retrieval score leads
+another's by more than ``2 x max_shift`` always stays ahead of it, and one that leads the
+sixth candidate by that much is always on the first page of five. When the user has no CF
 vector (a new user with no positive event yet) the CF term and its weight drop out, so the
 user still gets a ranking by retrieval and credit. An owner without a computed credit
 counts as the neutral 50. If the event store is unreachable the signals it provides are
@@ -25,6 +30,12 @@ from storage.files import Location
 logger = logging.getLogger(__name__)
 
 POSITIVE = ("opened", "more_like_this", "contact", "deal")
+DEFAULT_MAX_SHIFT = 0.15
+
+
+def bounded_shift(shift: float, max_shift: float) -> float:
+    """``shift`` clipped to ``[-max_shift, +max_shift]``."""
+    return max(-max_shift, min(max_shift, shift))
 
 
 @dataclass(frozen=True)
@@ -91,9 +102,11 @@ class CFHolder:
 class Reranker:
     """Blends retrieval, CF and credit scores and gathers the evidence for each card."""
 
-    def __init__(self, weights: tuple[float, float, float], events: EventStore, cf: CFHolder) -> None:
-        """Use ``weights`` (retrieval, CF, credit)."""
+    def __init__(self, weights: tuple[float, float, float], events: EventStore, cf: CFHolder,
+                 max_shift: float = DEFAULT_MAX_SHIFT) -> None:
+        """Use ``weights`` (retrieval, CF, credit); no candidate moves by more than ``max_shift``."""
         self.weights = weights
+        self.max_shift = max_shift
         self._events = events
         self._cf = cf
 
@@ -126,6 +139,11 @@ class Reranker:
         if total <= 0:
             return retrieval
         return (w_r * retrieval + w_cf * (signals.cf or 0.0) + w_c * signals.credit / 100.0) / total
+
+    def final(self, retrieval: float, signals: Signals | None, bonus: float = 0.0) -> float:
+        """The served score: retrieval moved by the signals and ``bonus``, by at most ``max_shift``."""
+        shift = bonus + (self.blend(retrieval, signals) - retrieval if signals is not None else 0.0)
+        return retrieval + bounded_shift(shift, self.max_shift)
 
     def _credits(self, owners: set[str]) -> dict[str, Credit]:
         try:

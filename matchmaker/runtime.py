@@ -70,7 +70,7 @@ def build_services(settings: Settings) -> Services:
     cf.check_once()
     watcher = IndexWatcher(root, settings.index_cache_dir, encoder, holder, listings,
                            interval=settings.index_poll_seconds, also=(cf.check_once, events.replay))
-    reranker = Reranker(settings.rank_weights, events, cf)
+    reranker = Reranker(settings.rank_weights, events, cf, settings.rerank_max_shift)
     return Services(settings=settings, lexicon=Lexicon.load(settings.lexicon_path), listings=listings,
                     threads=SQLiteThreadStore(connection), indexes=holder,
                     matcher=MatchService(listings, holder, reranker), events=events, cf=cf, watcher=watcher)

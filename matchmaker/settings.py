@@ -39,6 +39,7 @@ class Settings:
     hbase_table_prefix: str
     cf_uri: str
     rank_weights: tuple[float, float, float]
+    rerank_max_shift: float
     lexicon_path: Path
     demo_demands_path: Path
     datasets_dir: Path
@@ -82,6 +83,20 @@ def _weights(env: Mapping[str, str], key: str, default: tuple[float, float, floa
     if len(values) != 3 or min(values) < 0 or sum(values) <= 0:
         raise SettingsError(f"{key} must be three non-negative numbers, not all zero, got {raw!r}")
     return values[0], values[1], values[2]
+
+
+def _fraction(env: Mapping[str, str], key: str, default: float) -> float:
+    """A number between 0 and 1."""
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{key} must be a number between 0 and 1, got {raw!r}") from error
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{key} must be between 0 and 1, got {value}")
+    return value
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lowest: int = 1) -> int:
@@ -133,6 +148,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hbase_table_prefix=env.get("MATCHMAKER_HBASE_TABLE_PREFIX", "matchmaker_"),
         cf_uri=_location(env, "MATCHMAKER_CF_URI", default_cf),
         rank_weights=_weights(env, "MATCHMAKER_RANK_WEIGHTS", (0.6, 0.3, 0.1)),
+        rerank_max_shift=_fraction(env, "MATCHMAKER_RERANK_MAX_SHIFT", 0.15),
         lexicon_path=_path(env, "MATCHMAKER_LEXICON", Path("data/lexicon.yml")),
         demo_demands_path=_path(env, "MATCHMAKER_DEMANDS", Path("data/demo/demands.yml")),
         datasets_dir=_path(env, "MATCHMAKER_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"),
