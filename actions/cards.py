@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from matchmaker.matching import Match
 from matchmaker.messages import say, word
+from matchmaker.notices import word as notice_word
 from nlu.lexicon import Lexicon
 
 CAROUSEL_CHANNELS = ("socketio",)
@@ -61,6 +62,12 @@ def behaviour_reasons(match: Match, language: str) -> List[str]:
     return parts
 
 
+def owner_label(owner_type: str, language: str) -> str:
+    """What a card says of the owner before a thread discloses it: the kind of organisation."""
+    label = notice_word(owner_type or "enterprise", language)
+    return label[:1].upper() + label[1:] if language == "en" else label
+
+
 def region_label(code: str, lexicon: Lexicon, language: str) -> str:
     """Display name of a region code (unknown codes are translated as words)."""
     name = lexicon.region_name(code, language)
@@ -82,7 +89,7 @@ def card_buttons(rank: int, language: str) -> List[Dict[str, str]]:
 def card_values(match: Match, lexicon: Lexicon, language: str) -> Dict[str, Any]:
     """The values a card template is filled with."""
     listing = match.listing
-    return {"rank": match.rank, "title": listing.title, "owner": listing.owner_name,
+    return {"rank": match.rank, "title": listing.title, "owner": owner_label(listing.owner_type, language),
             "region": region_label(listing.region, lexicon, language), "maturity": listing.maturity,
             "score": f"{match.score:.2f}", "why": why(match, language)}
 

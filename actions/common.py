@@ -10,6 +10,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.relay import active_thread, relay, show_waiting
+from actions.services import get_services
 from matchmaker.messages import say
 from nlu.language import detect_language
 
@@ -51,18 +53,44 @@ RunFn = Callable[[Any, CollectingDispatcher, Tracker, DomainDict], Awaitable[Lis
 
 
 def polite_failures(run: RunFn) -> RunFn:
-    """Turn any unexpected error of an action into a polite reply; state is left unchanged."""
+    """Run an action with what every turn needs; any unexpected error becomes a polite reply.
+
+    Before the action, whatever waited for the sender (thread requests, messages, notices)
+    is put at the top of the reply, and the sender's language is remembered for messages
+    pushed to them later. On an error, state is left unchanged.
+    """
 
     @functools.wraps(run)
     async def wrapper(self: Action, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> List[EventType]:
         language = turn_language(tracker)
         try:
+            if tracker.get_slot("language") != language:
+                get_services().threads.accounts.remember_language(tracker.sender_id, language)
+            show_waiting(dispatcher, tracker.sender_id, language)
             events = await run(self, dispatcher, tracker, domain)
         except Exception:
             logger.exception("Action %s failed", self.name())
             dispatcher.utter_message(text=say("service_error", language))
             return [SlotSet("language", language)]
         return [SlotSet("language", language), *events]
+
+    return wrapper
+
+
+def relays_in_thread(run: RunFn) -> RunFn:
+    """Inside an entered thread, free text goes to the other party instead of running the action.
+
+    Button payloads (``/intent``) still run the action, so an old card's button works.
+    """
+
+    @functools.wraps(run)
+    async def wrapper(self: Action, dispatcher: CollectingDispatcher, tracker: Tracker,
+                      domain: DomainDict) -> List[EventType]:
+        thread_id = active_thread(tracker)
+        text = latest_text(tracker)
+        if thread_id is None or not text or text.startswith("/"):
+            return await run(self, dispatcher, tracker, domain)
+        return relay(dispatcher, tracker, thread_id, text, turn_language(tracker))
 
     return wrapper

@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, polite_failures, turn_language
+from actions.common import DomainDict, polite_failures, relays_in_thread, turn_language
 from matchmaker.messages import say
 
 _REPLY_BY_INTENT = {"greet": "greet", "help": "help", "goodbye": "goodbye", "thanks": "thanks",
@@ -28,6 +28,7 @@ class ActionReplySmalltalk(Action):
         return "action_reply_smalltalk"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Say the reply that fits the intent."""
@@ -50,6 +51,7 @@ class ActionFallback(Action):
         return "action_fallback"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Explain what the assistant can do."""

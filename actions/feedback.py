@@ -10,8 +10,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, latest_text, polite_failures, turn_language
+from actions.common import DomainDict, latest_text, polite_failures, relays_in_thread, turn_language
 from actions.matching import chosen_listing, request_from_slot, show_page
+from actions.relay import acting_id
 from actions.services import get_services
 from behaviour.events import Event
 from matchmaker.messages import say
@@ -27,6 +28,7 @@ class ActionMoreLikeThis(Action):
         return "action_more_like_this"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Record the feedback, then show listings similar to the chosen one."""
@@ -36,7 +38,7 @@ class ActionMoreLikeThis(Action):
         if listing is None or request is None:
             return []
         services = get_services()
-        services.events.append([Event("more_like_this", tracker.sender_id, listing_id=listing.id,
+        services.events.append([Event("more_like_this", acting_id(tracker), listing_id=listing.id,
                                       subject_id=listing.owner_id, query=request.query)])
         similar = replace(request, query=listing.search_text)
         header = say("similar_header", language, title=listing.title, count="{count}")
@@ -51,6 +53,7 @@ class ActionNotRelevant(Action):
         return "action_not_relevant"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Store the feedback event and thank the user."""
@@ -60,7 +63,7 @@ class ActionNotRelevant(Action):
             return []
         request = request_from_slot(tracker)
         found = _REASON.search(latest_text(tracker))
-        get_services().events.append([Event("not_relevant", tracker.sender_id, listing_id=listing.id,
+        get_services().events.append([Event("not_relevant", acting_id(tracker), listing_id=listing.id,
                                             subject_id=listing.owner_id, query=request.query if request else "",
                                             reason=found.group(1).strip() if found else "")])
         dispatcher.utter_message(text=say("not_relevant_thanks", language, title=listing.title))

@@ -9,7 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import DomainDict, entity_values, latest_text, polite_failures, turn_language
+from actions.common import DomainDict, entity_values, latest_text, polite_failures, relays_in_thread, turn_language
+from actions.relay import acting_id
 from actions.services import get_services
 from matchmaker.listings import Listing, ListingError
 from matchmaker.messages import say, word
@@ -57,6 +58,12 @@ def member_name(sender_id: str, language: str) -> str:
     return f"平台用户 {tag}" if language == "zh" else f"Platform member {tag}"
 
 
+def owner_name(tracker: Tracker, language: str) -> str:
+    """The name a listing posted by this sender is shown under: the organisation once signed in."""
+    participant = get_services().threads.accounts.participant(acting_id(tracker))
+    return participant.display_name if participant is not None else member_name(tracker.sender_id, language)
+
+
 def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str,
                           description: str, language: str) -> List[EventType]:
     """Store and index a listing described in ``description``; report the outcome."""
@@ -72,7 +79,7 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
     field = fields[0] if fields else services.lexicon.classify_field(description) or "general"
     listing = Listing(
         id=0, kind=kind, title=title_of(description, language), text=description,
-        owner_id=tracker.sender_id, owner_name=member_name(tracker.sender_id, language),
+        owner_id=acting_id(tracker), owner_name=owner_name(tracker, language),
         owner_type="enterprise" if kind == "demand" else "individual",
         listing_type="technical problem" if kind == "demand" else "technology",
         region=regions[0] if regions else "unspecified", field=field,
@@ -102,6 +109,7 @@ class ActionPostListing(Action):
         return "action_post_listing"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Post, or ask which kind and what to post."""

@@ -10,16 +10,25 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.cards import region_label, send_matches
-from actions.common import DomainDict, entity_values, first_entity, latest_text, polite_failures, turn_language
+from actions.cards import owner_label, region_label, send_matches
+from actions.common import (
+    DomainDict,
+    entity_values,
+    first_entity,
+    latest_text,
+    polite_failures,
+    relays_in_thread,
+    turn_language,
+)
 from actions.listings import post_from_description
+from actions.relay import acting_id
 from actions.services import get_services
 from behaviour.events import Event
 from matchmaker.conditions import market_side, mentions, required_values, search_query
 from matchmaker.listings import Listing
 from matchmaker.matching import SearchRequest
 from matchmaker.messages import duration, money, say, word
-from matchmaker.threads import ThreadError
+from matchmaker.negotiation import NegotiationError
 from nlu.lexicon import Lexicon
 
 TARGET_BY_INTENT = {"describe_demand": "achievement", "describe_achievement": "demand"}
@@ -64,7 +73,7 @@ def description_request(tracker: Tracker, target: str, language: str, cross_ling
     levels = required_values(text, found, "maturity") if target == "achievement" else []
     wished = entities["maturity"][0] if entities["maturity"] and target == "achievement" else None
     return SearchRequest(
-        query=search_query(text, found), target_kind=target, language=language, requester_id=tracker.sender_id,
+        query=search_query(text, found), target_kind=target, language=language, requester_id=acting_id(tracker),
         regions=regions, field=fields[0] if fields else None, min_maturity=int(levels[0]) if levels else None,
         prefer_regions=tuple(code for code in entities["region"] if code not in regions),
         prefer_field=entities["field"][0] if entities["field"] and not fields else None,
@@ -120,7 +129,7 @@ def show_page(dispatcher: CollectingDispatcher, tracker: Tracker, request: Searc
                                                 last=offset + len(matches)))
     channel = tracker.get_latest_input_channel() or ""
     send_matches(dispatcher, matches, services.lexicon, language, channel)
-    services.events.append([Event("shown", tracker.sender_id, listing_id=m.listing.id, rank=m.rank,
+    services.events.append([Event("shown", acting_id(tracker), listing_id=m.listing.id, rank=m.rank,
                                   query=request.query, subject_id=m.listing.owner_id) for m in matches])
     shown = shown[:offset] + [m.listing.id for m in matches]
     return [SlotSet("search", _request_slot(request)), SlotSet("search_offset", float(offset)),
@@ -159,6 +168,7 @@ class ActionHandleDescription(Action):
         return "action_handle_description"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Search the other side of the market for the description."""
@@ -183,6 +193,7 @@ class ActionRefineSearch(Action):
         return "action_refine_search"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Apply the conditions of the message to the remembered search and search again."""
@@ -222,6 +233,7 @@ class ActionShowMore(Action):
         return "action_show_more"
 
     @polite_failures
+    @relays_in_thread
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[EventType]:
         """Page forward."""
@@ -254,16 +266,16 @@ class ActionContactMatch(Action):
         rank = first_entity(tracker, "match_rank") or "0"
         request = request_from_slot(tracker)
         try:
-            thread, created = services.threads.open(listing.id, tracker.sender_id, listing.owner_id,
+            thread, created = services.threads.open(listing.id, acting_id(tracker), listing.owner_id,
                                                     request.query if request else "")
-        except ThreadError:
+        except NegotiationError:
             dispatcher.utter_message(text=say("contact_self", language))
             return []
         if created:
-            services.events.append([Event("contact", tracker.sender_id, listing_id=listing.id,
+            services.events.append([Event("contact", acting_id(tracker), listing_id=listing.id,
                                           subject_id=listing.owner_id, thread_id=thread.id, rank=int(rank),
                                           query=request.query if request else "")])
         key = "contact_opened" if created else "contact_exists"
-        dispatcher.utter_message(text=say(key, language, thread=thread.id, owner=listing.owner_name,
+        dispatcher.utter_message(text=say(key, language, thread=thread.id, owner=owner_label(listing.owner_type, language),
                                           title=listing.title, state=word(thread.state, language)))
         return []

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import logging
+import os
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
+from actions.relay import render_for
 from actions.services import get_services
+from channels.loop import DispatchLoop
+from channels.push import SECRET_HEADER
+from channels.web import WebPushChannel
+from matchmaker.delivery import Channel, Delivery, Dispatcher
 from matchmaker.matching import SearchRequest
+from matchmaker.runtime import Services
 
 logger = logging.getLogger(__name__)
 
@@ -33,25 +43,91 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
+def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
+    """The push channels configured in ``env`` (web push needs the Rasa URL and the push secret)."""
+    channels: list[Channel] = []
+    rasa_url, secret = env.get("MATCHMAKER_RASA_URL"), env.get("MATCHMAKER_PUSH_SECRET")
+    if rasa_url and secret:
+        def render(delivery: Delivery) -> list[dict[str, Any]]:
+            return render_for(services, delivery, services.threads.accounts.language_of(delivery.identity))
+
+        channels.append(WebPushChannel(rasa_url, secret, render))
+    else:
+        logger.info("web push is off (MATCHMAKER_RASA_URL / MATCHMAKER_PUSH_SECRET not set): web users get "
+                    "thread messages at the top of their next reply")
+    return channels
+
+
+INBOX_MAX_WAIT_SECONDS = 25.0
+INBOX_POLL_SECONDS = 0.1
+
+
+def inbox_body(request: Request) -> tuple[str, float] | None:
+    """``(sender, wait seconds)`` of an inbox request, or ``None`` when malformed."""
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - any unreadable body is a 400
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("sender"), str) or not body["sender"]:
+        return None
+    wait = body.get("wait", 0)
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+        return None
+    return body["sender"][:128], max(0.0, min(float(wait), INBOX_MAX_WAIT_SECONDS))
+
+
+async def wait_for_inbox(services: Services, sender: str, wait: float) -> list[Delivery]:
+    """What waits for ``sender``, waiting up to ``wait`` seconds for something to arrive."""
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + wait
+    while True:
+        taken = await loop.run_in_executor(None, services.threads.take_inbox, sender)
+        if taken or time.monotonic() >= deadline:
+            return taken
+        await asyncio.sleep(INBOX_POLL_SECONDS)
+
+
 def create_server() -> Sanic:
     """The Sanic app serving every action of the ``actions`` package."""
     executor = ActionExecutor()
     executor.register_package("actions")
     app = create_app(executor)
+    loops: list[DispatchLoop] = []
 
     @app.before_server_start
     async def warm(_app: Sanic) -> None:
         seconds = await asyncio.get_running_loop().run_in_executor(None, warm_up)
         logger.info("Action server warmed up in %.1f s", seconds)
-        watcher = get_services().watcher
-        if watcher is not None:
-            watcher.start()
+        services = get_services()
+        if services.watcher is not None:
+            services.watcher.start()
+        channels = push_channels(services, os.environ)
+        if channels:
+            loops.append(DispatchLoop(Dispatcher(services.threads, channels)))
+            loops[-1].start()
 
     @app.after_server_stop
     async def stop_watching(_app: Sanic) -> None:
         watcher = get_services().watcher
         if watcher is not None:
             watcher.stop()
+        for loop in loops:
+            loop.stop()
+
+    @app.post("/inbox")
+    async def inbox(request: Request) -> response.HTTPResponse:
+        secret = os.environ.get("MATCHMAKER_PUSH_SECRET", "")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            return response.json({"error": "forbidden"}, status=403)
+        parsed = inbox_body(request)
+        if parsed is None:
+            return response.json({"error": "body must be {\"sender\": str, \"wait\": seconds}"}, status=400)
+        sender, wait = parsed
+        services = get_services()
+        taken = await wait_for_inbox(services, sender, wait)
+        language = services.threads.accounts.language_of(sender)
+        return response.json({"messages": [m for d in taken for m in render_for(services, d, language)]})
 
     @app.get("/index")
     async def served_index(_request: Request) -> response.HTTPResponse:

@@ -27,6 +27,7 @@ KINDS = (
     "response",        # an owner answered a thread (response_seconds)
     "dispute",         # a dispute was raised about a deal
     "verified",        # a participant's organisation was verified
+    "disclosed",       # both parties confirmed the NDA; names and contacts were revealed
 )
 
 

@@ -7,27 +7,52 @@ channels with one guard around message handling:
   reply in the user's language and is not passed on, so it changes nothing;
 * when a turn produces no bot message at all (for example because the action server is
   down, which Rasa only logs), the user is told the service is unavailable.
+
+``GuardedSocketIOInput`` also names new web sessions ``web:<32 hex>`` (the channel identity
+of a web user), tracks which sessions have a connected socket and adds the push route
+``POST /webhooks/socketio/push`` (contract in ``channels.push``) through which the action
+server shows negotiation-thread messages in an open page.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
+import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
+from channels.presence import Presence
+from channels.push import (
+    MAX_BODY_BYTES,
+    SECRET_ENV,
+    SECRET_HEADER,
+    PushRequest,
+    PushRequestError,
+    parse_push,
+    secret_matches,
+)
 from matchmaker.messages import say
 from nlu.language import detect_language
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[UserMessage], Awaitable[Any]]
 DEFAULT_MAX_CHARS = 2000
+WEB_SESSION_PREFIX = "web:"
+MAX_SESSION_ID_CHARS = 128
+# How often the server pings a page's socket, and how long it waits for the answer: a page
+# that went away without closing its socket (network lost, tab killed) stops counting as
+# present after at most the sum (python-socketio's defaults are 25 s and 20 s).
+PING_INTERVAL_SECONDS = 10
+PING_TIMEOUT_SECONDS = 10
 
 
 class CountingOutputChannel(OutputChannel):
@@ -108,35 +133,140 @@ class GuardedRestInput(RestInput):
         return metadata if isinstance(metadata, dict) else None
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        """Rasa's REST blueprint around the guarded handler."""
-        return super().blueprint(guard(on_new_message, max_message_chars()))
+        """Rasa's REST blueprint around the guarded handler, plus the thread inbox.
+
+        ``POST /webhooks/rest/inbox`` with ``{"sender": "...", "wait": seconds}`` answers
+        ``{"messages": [...]}`` with what waits for that sender (thread requests, messages,
+        notices), waiting up to ``wait`` seconds (at most 25) for something to arrive: a
+        REST client's push, without a dialogue turn. The action server holds the threads;
+        this route forwards to it with the shared secret.
+        """
+        blueprint = super().blueprint(guard(on_new_message, max_message_chars()))
+
+        @blueprint.route("/inbox", methods=["POST"])
+        async def inbox(request: Request) -> HTTPResponse:
+            return await forward_inbox(request)
+
+        return blueprint
 
     def _extract_input_channel(self, req: Request) -> Text:
         channel = json_body(req).get("input_channel")
         return channel if isinstance(channel, str) and channel else self.name()
 
 
+INBOX_TIMEOUT_SECONDS = 30.0
+
+
+async def forward_inbox(request: Request) -> HTTPResponse:
+    """Forward a REST inbox request to the action server; a polite 503 when it is down."""
+    body = json_body(request)
+    sender, wait = body.get("sender"), body.get("wait", 0)
+    if not isinstance(sender, str) or not sender or isinstance(wait, bool) or not isinstance(wait, (int, float)):
+        return response.json({"error": "body must be {\"sender\": str, \"wait\": seconds}"}, status=400)
+    port = os.environ.get("MATCHMAKER_ACTIONS_PORT", "5055")
+    url = os.environ.get("MATCHMAKER_ACTIONS_URL") or f"http://127.0.0.1:{port}"
+    headers = {SECRET_HEADER: os.environ.get(SECRET_ENV, "")}
+    try:
+        timeout = aiohttp.ClientTimeout(total=INBOX_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+                f"{url}/inbox", json={"sender": sender[:128], "wait": wait}, headers=headers) as reply:
+            payload = await reply.json(content_type=None)
+            return response.json(payload, status=reply.status)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        logger.warning("thread inbox unavailable: %s", error)
+        return response.json({"error": "the thread inbox is unavailable, try again shortly"}, status=503)
+
+
+def session_id_of(data: Any) -> Text:
+    """The session id a ``session_request`` asks for, or a new ``web:<32 hex>`` one.
+
+    An id the client sends is kept as it is (cut to 128 characters), so a page that
+    reconnects keeps its conversation.
+    """
+    requested = data.get("session_id") if isinstance(data, dict) else None
+    if requested in (None, ""):
+        return f"{WEB_SESSION_PREFIX}{uuid.uuid4().hex}"
+    return str(requested)[:MAX_SESSION_ID_CHARS]
+
+
+def push_error(status: int, error: Text, detail: Text = "") -> HTTPResponse:
+    """A JSON error reply of the push route."""
+    body: Dict[Text, Any] = {"error": error}
+    if detail:
+        body["detail"] = detail
+    return response.json(body, status=status)
+
+
 class GuardedSocketIOInput(SocketIOInput):
-    """Rasa's socket.io channel (used by the web chat widget) with the guard."""
+    """Rasa's socket.io channel (used by the web chat widget) with the guard and the push route."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Rasa's arguments; presence starts empty."""
+        super().__init__(*args, **kwargs)
+        self.presence = Presence()
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
-        """Rasa's socket.io blueprint around the guarded handler.
+        """Rasa's socket.io blueprint around the guarded handler, with presence and the push route.
 
         Rasa 3.6 calls ``sio.enter_room`` without awaiting it, which does nothing with
         python-socketio 5.x, so replies of a persistent session never reach the page;
-        the ``session_request`` handler is replaced by one that awaits it.
+        the ``session_request`` handler is replaced by one that awaits it. Rasa's
+        ``disconnect`` handler (which only logs) is replaced by one that also updates
+        presence; ``connect`` and the message handler stay Rasa's. Pings are more frequent
+        than python-socketio's default, so a vanished page stops counting as present sooner.
         """
         blueprint = super().blueprint(guard(on_new_message, max_message_chars()))
         sio = self.sio
         if sio is None:
             return blueprint
+        sio.eio.ping_interval = PING_INTERVAL_SECONDS
+        sio.eio.ping_timeout = PING_TIMEOUT_SECONDS
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Any) -> None:
-            data = data if isinstance(data, dict) else {}
-            session_id = str(data.get("session_id") or uuid.uuid4().hex)[:128]
-            if self.session_persistence:
-                await sio.enter_room(sid, session_id, namespace=self.namespace)
+            session_id = session_id_of(data)
+            previous = self.presence.join(sid, session_id)
+            if previous is not None:
+                await sio.leave_room(sid, previous, namespace=self.namespace)
+            await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text, *_reason: Any) -> None:
+            session_id = self.presence.leave(sid)
+            logger.debug("Socket %s of session %s disconnected.", sid, session_id)
+
+        @blueprint.route("/push", methods=["POST"])
+        async def push(request: Request) -> HTTPResponse:
+            try:
+                return await self._push(request)
+            except Exception:
+                logger.exception("Push to a web session failed")
+                return push_error(503, "unavailable")
+
         return blueprint
+
+    async def _push(self, request: Request) -> HTTPResponse:
+        """Check the secret before parsing the body, then emit the messages to the recipient's sockets."""
+        if not secret_matches(os.environ.get(SECRET_ENV), request.headers.get(SECRET_HEADER)):
+            return push_error(403, "forbidden")
+        body = request.body or b""
+        if len(body) > MAX_BODY_BYTES:
+            return push_error(413, "too_large")
+        try:
+            pushed = parse_push(json.loads(body))
+        except (ValueError, PushRequestError) as error:
+            return push_error(400, "bad_request", str(error)[:300])
+        if not self.presence.connected(pushed.recipient):
+            return response.json({"delivered": False})
+        await self._emit(pushed)
+        return response.json({"delivered": True})
+
+    async def _emit(self, pushed: PushRequest) -> None:
+        """Emit each message as the bot message event to the recipient's room."""
+        sio = self.sio
+        if sio is None:
+            raise RuntimeError("the socket.io server is not set up")
+        for message in pushed.messages:
+            await sio.emit(self.bot_message_evt, message.bot_event(), room=pushed.recipient,
+                           namespace=self.namespace)

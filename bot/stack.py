@@ -80,18 +80,26 @@ class Stack:
         """Prepare to run with ``config``; nothing starts until :meth:`start`."""
         self.config = config
         self.token = os.environ.get("MATCHMAKER_RASA_TOKEN") or secrets.token_hex(16)
+        self.push_secret = (dict(config.extra_env).get("MATCHMAKER_PUSH_SECRET")
+                            or os.environ.get("MATCHMAKER_PUSH_SECRET") or secrets.token_hex(32))
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self.log_dir = config.var_dir / "logs"
 
     def environment(self) -> dict[str, str]:
-        """The environment every child process gets."""
+        """The environment every child process gets.
+
+        ``MATCHMAKER_PUSH_SECRET`` (the action server's web pushes to the Rasa server) is a
+        new random secret per run unless the environment sets one; ``MATCHMAKER_RASA_URL``
+        is where the Rasa server listens.
+        """
         env = dict(os.environ)
         env.update({
             "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false", "MATCHMAKER_VAR_DIR": str(self.config.var_dir),
             "MATCHMAKER_ACTIONS_PORT": str(self.config.actions_port),
             "MATCHMAKER_TRACKER_DB": str(self.config.var_dir / "trackers.db"),
+            "MATCHMAKER_PUSH_SECRET": self.push_secret, "MATCHMAKER_RASA_URL": self.config.rasa_url,
         })
         env.update(dict(self.config.extra_env))
         return env
@@ -126,6 +134,16 @@ class Stack:
         self._spawn("actions", [str(APP_PYTHON), "-m", "actions.server", "--host", cfg.host,
                                 "--port", str(cfg.actions_port)])
         self._wait("actions", f"http://{cfg.host}:{cfg.actions_port}/health", timeout=600)
+
+    def kill_process(self, name: str) -> None:
+        """Kill one server at once (SIGKILL), as a crash would."""
+        process = self._processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        log = self._logs.pop(name, None)
+        if log is not None:
+            log.close()
 
     def stop_process(self, name: str) -> None:
         """Stop one server (SIGTERM, then SIGKILL after 20 s)."""
@@ -183,6 +201,24 @@ class Stack:
         raise StackError(f"{name} did not answer within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
 
 
+def demo_sign_in() -> str:
+    """A line with a ready sign-in code for a demo owner, so one person can try both sides."""
+    from matchmaker.accounts import SQLiteAccountStore, demo_owner_invite
+    from matchmaker.listings import connect
+
+    connection = connect(load_settings().database_path)
+    try:
+        demo = demo_owner_invite(SQLiteAccountStore(connection), connection)
+    finally:
+        connection.close()
+    if demo is None:
+        return "No demo listings: nobody to sign in as."
+    invite = demo.invite
+    return (f"Demo owner:    in a second tab say 'login {invite.code}' to act for {invite.participant.display_name}\n"
+            f"               (owner of {demo.listings} listings, e.g. “{demo.example_title[:70]}”; "
+            "code valid 24 h, once)")
+
+
 def main() -> None:
     """Run the assistant until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -207,6 +243,7 @@ def main() -> None:
         stack.start()
         print(f"\nChat page:     {stack.config.page_url}\n"
               f"REST webhook:  {stack.config.rasa_url}/webhooks/rest/webhook\n"
+              f"{demo_sign_in()}\n"
               "Press Ctrl-C to stop.", flush=True)
         while not stopping and not stack.dead():
             time.sleep(0.5)

@@ -5,11 +5,14 @@ socket.io channel. This module is a small standard-library HTTP server that serv
 only a fixed set of files:
 
 * ``/`` and ``/index.html``: the page;
+* ``/threads``: the thread view (``threads.html``), and its JSON API under ``/api/threads``
+  (``bot.thread_api``; the only POST the server takes);
 * ``/config.js``: rendered at start-up, tells the page where the socket.io server is;
 * ``/static/<file>``: the page's own CSS and JavaScript (``bot/web/static/``);
 * ``/vendor/rasa-webchat.js``: the widget bundle, out of ``bot/web/node_modules``.
 
-Anything else is a 404. Every response carries a Content-Security-Policy that allows
+Anything else is a 404. The API opens the database on its first request, never before.
+Every response carries a Content-Security-Policy that allows
 scripts from the page's own origin only and network connections to the page's origin
 and the socket.io server.
 
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
+from bot.thread_api import MAX_REQUEST_BYTES, SESSION_HEADER, ApiResponse, LazyBackend, ThreadApi, open_default_backend
+
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent / "web"
 DEFAULT_SOCKET_URL = "http://127.0.0.1:5005"
 DEFAULT_SOCKET_PATH = "/socket.io/"
@@ -37,6 +42,7 @@ DEFAULT_SOCKET_PATH = "/socket.io/"
 DEFAULT_INIT_PAYLOAD = "/greet"
 WIDGET_BUNDLE = Path("node_modules") / "rasa-webchat" / "lib" / "index.js"
 STATIC_DIR = "static"
+THREADS_PAGE = "threads.html"
 
 CONTENT_TYPES: Dict[str, str] = {
     ".html": "text/html; charset=utf-8",
@@ -122,6 +128,8 @@ def resolve_file(web_root: Path, url_path: str) -> Optional[Path]:
         return None
     if path in ("/", "/index.html"):
         candidate, allowed_dir = web_root / "index.html", web_root
+    elif path == "/threads":
+        candidate, allowed_dir = web_root / THREADS_PAGE, web_root
     elif path == "/vendor/rasa-webchat.js":
         candidate = web_root / WIDGET_BUNDLE
         allowed_dir = candidate.parent
@@ -144,7 +152,7 @@ def resolve_file(web_root: Path, url_path: str) -> Optional[Path]:
 
 
 class ChatPageHandler(BaseHTTPRequestHandler):
-    """GET/HEAD handler for the chat page; everything else is refused."""
+    """GET/HEAD handler for the chat page and the thread view, POST for the thread API only."""
 
     server_version = "MatchmakerWeb"
 
@@ -152,10 +160,12 @@ class ChatPageHandler(BaseHTTPRequestHandler):
         """The Server header: no Python version."""
         return self.server_version
 
-    def __init__(self, *args: object, web_root: Path, config_js: bytes, csp: str, **kwargs: object) -> None:
+    def __init__(self, *args: object, web_root: Path, config_js: bytes, csp: str, thread_api: ThreadApi,
+                 **kwargs: object) -> None:
         self.web_root = web_root
         self.config_js = config_js
         self.csp = csp
+        self.thread_api = thread_api
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -163,6 +173,17 @@ class ChatPageHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # noqa: N802
         self._serve(send_body=False)
+
+    def do_POST(self) -> None:  # noqa: N802
+        url_path = urlsplit(self.path).path
+        if not ThreadApi.handles(url_path):
+            self._refuse()
+            return
+        body, refusal = self._read_body()
+        if refusal is not None:
+            self._respond_api(refusal, send_body=True)
+            return
+        self._respond_api(self.thread_api.handle("POST", url_path, self.headers.get(SESSION_HEADER), body), send_body=True)
 
     def _refuse(self) -> None:
         self._respond(
@@ -173,10 +194,35 @@ class ChatPageHandler(BaseHTTPRequestHandler):
             extra={"Allow": "GET, HEAD"},
         )
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse  # noqa: N815
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse  # noqa: N815
+
+    def _read_body(self) -> Tuple[Optional[bytes], Optional[ApiResponse]]:
+        """The request body (at most ``MAX_REQUEST_BYTES``), or the reply that refuses it."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return None, ApiResponse(411, {"error": "length_required"})
+        raw = self.headers.get("Content-Length", "0").strip()
+        if not raw.isdigit():
+            self.close_connection = True
+            return None, ApiResponse(400, {"error": "bad_request", "detail": "bad Content-Length"})
+        length = int(raw)
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            return None, ApiResponse(413, {"error": "too_large"})
+        return self.rfile.read(length), None
+
+    def _respond_api(self, reply: ApiResponse, send_body: bool) -> None:
+        extra = {"Cache-Control": "no-store"}
+        if reply.allow:
+            extra["Allow"] = reply.allow
+        self._respond(HTTPStatus(reply.status), reply.encoded(), CONTENT_TYPES[".json"], send_body, extra=extra)
 
     def _serve(self, send_body: bool) -> None:
         url_path = urlsplit(self.path).path
+        if ThreadApi.handles(url_path):
+            method = "GET" if send_body else "HEAD"
+            self._respond_api(self.thread_api.handle(method, url_path, self.headers.get(SESSION_HEADER), None), send_body)
+            return
         if url_path == "/config.js":
             self._respond(HTTPStatus.OK, self.config_js, CONTENT_TYPES[".js"], send_body)
             return
@@ -201,8 +247,10 @@ class ChatPageHandler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("X-Frame-Options", "DENY")
-        self.send_header("Cache-Control", "no-cache")
-        for name, value in (extra or {}).items():
+        extra = extra or {}
+        if "Cache-Control" not in extra:
+            self.send_header("Cache-Control", "no-cache")
+        for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
         if send_body:
@@ -219,11 +267,14 @@ def create_server(
     web_root: Path,
     socket_path: str = DEFAULT_SOCKET_PATH,
     init_payload: str = DEFAULT_INIT_PAYLOAD,
+    thread_api: Optional[ThreadApi] = None,
 ) -> ThreadingHTTPServer:
     """An HTTP server (not yet serving) for the chat page in ``web_root``.
 
     ``socket_url`` is the socket.io server the page connects to; a bad URL raises
     ``ValueError``. Port 0 picks a free port (see ``server.server_address``).
+    ``thread_api`` answers ``/api/threads``; by default it opens the configured database
+    on its first request.
     """
     if not socket_path.startswith("/"):
         raise ValueError(f"socket path must start with '/', got {socket_path!r}")
@@ -233,6 +284,7 @@ def create_server(
         web_root=root,
         config_js=render_config(socket_url, socket_path, init_payload),
         csp=content_security_policy(socket_url),
+        thread_api=thread_api or ThreadApi(LazyBackend(open_default_backend)),
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True

@@ -91,9 +91,11 @@ _TEXTS: dict[str, dict[str, str]] = {
     "contact_which": {"en": "Which match? Say e.g. 'contact 2' (1-{count}).",
                       "zh": "请问是哪一个？例如说“联系第2个”（1-{count}）。"},
     "contact_opened": {
-        "en": "Negotiation thread #{thread} opened with {owner} about “{title}”. "
-              "Both of you can see it under 'my threads'.",
-        "zh": "已与{owner}就“{title}”建立洽谈 #{thread}，双方都可以在“我的洽谈”中查看。",
+        "en": "Negotiation thread #{thread} opened with {owner} about “{title}”; the owner has been told and "
+              "will accept or decline. Names and contact details are shown to both sides once the owner has "
+              "accepted and both have confirmed the standard NDA. Say 'open thread {thread}' to write to them.",
+        "zh": "已与{owner}就“{title}”建立洽谈 #{thread}，已通知对方，等待对方接受或拒绝。对方接受且双方确认标准保密协议后，"
+              "将互相显示机构名称和联系方式。输入“进入洽谈{thread}”可给对方留言。",
     },
     "contact_exists": {"en": "You already have thread #{thread} with {owner} about “{title}” ({state}).",
                        "zh": "您已就“{title}”与{owner}建立了洽谈 #{thread}（{state}）。"},
@@ -102,8 +104,8 @@ _TEXTS: dict[str, dict[str, str]] = {
     "threads_none": {"en": "You have no negotiation threads yet. Find a match and say 'contact N'.",
                      "zh": "您还没有洽谈。找到匹配结果后说“联系第N个”即可发起。"},
     "threads_header": {"en": "Your negotiation threads:", "zh": "您的洽谈："},
-    "thread_line": {"en": "#{thread} {title} · with {other} · {state}",
-                    "zh": "#{thread} {title} · 对方：{other} · {state}"},
+    "thread_line": {"en": "#{thread} {title} · {other} · {state}",
+                    "zh": "#{thread} {title} · {other} · {state}"},
     "post_ask": {
         "en": "Sure. Describe your {kind} in one message (what it is, field, region, maturity; "
               "for a demand also budget and deadline), and I will publish it.",
@@ -139,7 +141,9 @@ _WORDS: dict[str, dict[str, str]] = {
     "general": {"en": "General", "zh": "综合"},
     "unspecified": {"en": "region not given", "zh": "地区未注明"},
     "requested": {"en": "awaiting reply", "zh": "待回复"},
-    "accepted": {"en": "accepted", "zh": "已接受"},
+    "accepted": {"en": "accepted, NDA to confirm", "zh": "已接受，待确认保密协议"},
+    "nda_pending": {"en": "one side confirmed the NDA", "zh": "一方已确认保密协议"},
+    "open": {"en": "open", "zh": "洽谈中"},
     "declined": {"en": "declined", "zh": "已拒绝"},
     "agreed": {"en": "deal agreed", "zh": "已达成合作"},
     "closed": {"en": "closed", "zh": "已关闭"},

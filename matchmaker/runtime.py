@@ -9,6 +9,7 @@ searchable across restarts, and prepares the watcher that swaps in newer version
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import faiss
@@ -22,9 +23,10 @@ from matchmaker.index_holder import IndexHolder, fold_in_missing
 from matchmaker.index_watch import IndexWatcher
 from matchmaker.listings import SQLiteListingStore, connect
 from matchmaker.matching import MatchService
+from matchmaker.negotiation import Nda, load_nda
+from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.reranking import CFHolder, Reranker
 from matchmaker.settings import Settings
-from matchmaker.threads import SQLiteThreadStore
 from nlu.lexicon import Lexicon
 from storage.files import resolve
 
@@ -38,11 +40,12 @@ class Services:
     settings: Settings
     lexicon: Lexicon
     listings: SQLiteListingStore
-    threads: SQLiteThreadStore
+    threads: SQLiteNegotiationStore
     indexes: IndexHolder
     matcher: MatchService
     events: EventStore
     cf: CFHolder
+    nda: Nda
     watcher: IndexWatcher | None = None
 
 
@@ -68,9 +71,27 @@ def build_services(settings: Settings) -> Services:
     events = serving_event_store(settings)
     cf = CFHolder(resolve(settings.cf_uri, settings.webhdfs_url), settings.var_dir / "cf-cache")
     cf.check_once()
+    threads = negotiation_store(settings, events, listings)
     watcher = IndexWatcher(root, settings.index_cache_dir, encoder, holder, listings,
-                           interval=settings.index_poll_seconds, also=(cf.check_once, events.replay))
+                           interval=settings.index_poll_seconds,
+                           also=(cf.check_once, events.replay, lambda: expire_threads(threads, settings)))
     reranker = Reranker(settings.rank_weights, events, cf, settings.rerank_max_shift)
     return Services(settings=settings, lexicon=Lexicon.load(settings.lexicon_path), listings=listings,
-                    threads=SQLiteThreadStore(connection), indexes=holder,
-                    matcher=MatchService(listings, holder, reranker), events=events, cf=cf, watcher=watcher)
+                    threads=threads, indexes=holder, matcher=MatchService(listings, holder, reranker),
+                    events=events, cf=cf, nda=load_nda(settings.nda_path), watcher=watcher)
+
+
+def negotiation_store(settings: Settings, events: EventStore, listings: SQLiteListingStore) -> SQLiteNegotiationStore:
+    """Threads, messages, accounts and the outbox, on a connection of their own.
+
+    Its transactions span several statements, so it does not share a connection with the
+    listing store (SQLite allows one transaction per connection; WAL lets both write).
+    """
+    return SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings)
+
+
+def expire_threads(threads: SQLiteNegotiationStore, settings: Settings) -> None:
+    """Close threads nobody answered for ``thread_expiry_days`` days."""
+    closed = threads.expire_stale(time.time(), settings.thread_expiry_days)
+    if closed:
+        logger.info("closed %d threads without an answer for %d days", len(closed), settings.thread_expiry_days)

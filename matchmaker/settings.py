@@ -42,6 +42,8 @@ class Settings:
     rerank_max_shift: float
     lexicon_path: Path
     demo_demands_path: Path
+    nda_path: Path
+    thread_expiry_days: int
     datasets_dir: Path
     model_name: str
     page_size: int
@@ -151,6 +153,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rerank_max_shift=_fraction(env, "MATCHMAKER_RERANK_MAX_SHIFT", 0.15),
         lexicon_path=_path(env, "MATCHMAKER_LEXICON", Path("data/lexicon.yml")),
         demo_demands_path=_path(env, "MATCHMAKER_DEMANDS", Path("data/demo/demands.yml")),
+        nda_path=_path(env, "MATCHMAKER_NDA", Path("data/nda.yml")),
+        thread_expiry_days=_int(env, "MATCHMAKER_THREAD_EXPIRY_DAYS", 14),
         datasets_dir=_path(env, "MATCHMAKER_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"),
         model_name=env.get("MATCHMAKER_MODEL", "all-MiniLM-L6-v2"),
         page_size=_int(env, "MATCHMAKER_PAGE_SIZE", 5),

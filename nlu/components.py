@@ -1,7 +1,8 @@
-"""Custom Rasa NLU components: a bilingual spaCy tokenizer and the lexicon extractor.
+"""Custom Rasa NLU components: a bilingual spaCy tokenizer, the lexicon extractor, the command classifier.
 
-Both are registered with Rasa's default recipe and referenced from ``config.yml`` as
-``nlu.components.BilingualSpacyTokenizer`` and ``nlu.components.LexiconEntityExtractor``.
+They are registered with Rasa's default recipe and referenced from ``config.yml`` as
+``nlu.components.BilingualSpacyTokenizer``, ``nlu.components.LexiconEntityExtractor`` and
+``nlu.components.CommandClassifier``.
 Models and files are loaded when Rasa creates the component, never at import.
 """
 
@@ -18,11 +19,21 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu.commands import parse_command
 from nlu.lexicon import Lexicon
+
+COMMAND_INTENT = "command"
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
@@ -133,4 +144,49 @@ class LexiconEntityExtractor(GraphComponent, EntityExtractorMixin):
             found = [m.as_rasa(text) for m in self._lexicon.extract(text)]
             existing = message.get(ENTITIES, [])
             message.set(ENTITIES, existing + self.add_extractor_name(found), add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class CommandClassifier(GraphComponent):
+    """Sets the ``command`` intent (confidence 1) when a message spells a command.
+
+    Runs after the statistical classifier: account and thread commands ("login CODE",
+    "进入洽谈3", "accept 3", "propose licence 500000 yuan 12 months") follow a grammar
+    (``nlu/commands.py``), which decides them more reliably than DIET. The action server
+    parses the same text with the same grammar for the arguments.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Default configuration of the component."""
+        return {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        """Create the component."""
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Leave training data unchanged: the grammar needs no training."""
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Override the intent of every message that is a command."""
+        for message in messages:
+            text: Optional[str] = message.get(TEXT)
+            command = parse_command(text) if text and not text.startswith("/") else None
+            if command is None:
+                continue
+            intent = {INTENT_NAME_KEY: COMMAND_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
         return messages

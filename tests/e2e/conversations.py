@@ -22,7 +22,7 @@ ACTION_BY_INTENT = {
     "describe_achievement": "action_handle_description", "refine": "action_refine_search",
     "more": "action_show_more", "contact": "action_contact_match", "post_listing": "action_post_listing",
     "my_threads": "action_list_threads", "more_like_this": "action_more_like_this",
-    "not_relevant": "action_not_relevant",
+    "not_relevant": "action_not_relevant", "command": "action_command",
 }
 
 CONVERSATIONS: dict[str, list[tuple[str, str]]] = {
@@ -61,6 +61,29 @@ CONVERSATIONS: dict[str, list[tuple[str, str]]] = {
         ("今天天气怎么样", "out_of_scope"),
         ("我要发布一项科技成果", "post_listing"),
         ("你能做什么", "help"),
+    ],
+    "an owner signs in and carries a thread to a rated deal in English": [
+        ("login K7QX-29PM", "command"),
+        ("whoami", "command"),
+        ("my threads", "my_threads"),
+        ("accept 1", "command"),
+        ("I agree to the NDA 1", "command"),
+        ("open thread 1", "command"),
+        ("propose licence 500000 yuan 12 months milestones: prototype; pilot line", "command"),
+        ("thread 1 history", "command"),
+        ("leave", "command"),
+        ("rate 5 great partner", "command"),
+    ],
+    "an enterprise answers a proposal in Chinese": [
+        ("登录 4HMT-8RZQ", "command"),
+        ("我是谁", "command"),
+        ("同意保密协议2", "command"),
+        ("进入洽谈2", "command"),
+        ("还价 许可 40万 12个月", "command"),
+        ("接受提议", "command"),
+        ("评分4 合作愉快", "command"),
+        ("退出", "command"),
+        ("我的洽谈", "my_threads"),
     ],
     "asking for help in English and saying no": [
         ("what can you do?", "help"),

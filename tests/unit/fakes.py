@@ -14,10 +14,11 @@ from index.text import lexical_tokens
 from matchmaker.index_holder import IndexHolder
 from matchmaker.listings import Listing, SQLiteListingStore, connect
 from matchmaker.matching import MatchService
+from matchmaker.negotiation import load_nda
+from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.reranking import CFHolder, Reranker
 from matchmaker.runtime import Services
 from matchmaker.settings import load_settings
-from matchmaker.threads import SQLiteThreadStore
 from nlu.lexicon import Lexicon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,5 +88,6 @@ def make_services(tmp_path: Path) -> Services:
     cf = CFHolder(None, tmp_path / "cf-cache")
     reranker = Reranker(settings.rank_weights, events, cf)
     return Services(settings=settings, lexicon=Lexicon.load(ROOT / "data" / "lexicon.yml"), listings=listings,
-                    threads=SQLiteThreadStore(connection), indexes=holder,
-                    matcher=MatchService(listings, holder, reranker), events=events, cf=cf)
+                    threads=SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings),
+                    indexes=holder, matcher=MatchService(listings, holder, reranker), events=events, cf=cf,
+                    nda=load_nda(ROOT / "data" / "nda.yml"))

@@ -14,6 +14,7 @@ from actions.conversation import ActionFallback, ActionReplySmalltalk
 from actions.feedback import ActionMoreLikeThis, ActionNotRelevant
 from actions.listings import ActionPostListing
 from actions.matching import ActionContactMatch, ActionHandleDescription, ActionRefineSearch, ActionShowMore
+from actions.negotiation import ActionCommand
 from actions.services import set_services
 from actions.threads import ActionListThreads
 from matchmaker.runtime import Services
@@ -121,8 +122,18 @@ def test_contact_opens_one_thread_seen_by_both(services: Services) -> None:
     assert "already have thread" in messages[0]["text"]
     _, messages = run(ActionListThreads(), tracker("my threads", "my_threads"))
     assert "Kiln waste heat recovery" in messages[0]["text"]
-    _, owner_view = run(ActionListThreads(), tracker("my threads", "my_threads", sender="org:heat-lab"))
-    assert "Kiln waste heat recovery" in owner_view[0]["text"] and "user-1"[-6:] in owner_view[0]["text"]
+    _, impostor = run(ActionListThreads(), tracker("my threads", "my_threads", sender="org:heat-lab"))
+    assert "no negotiation threads" in impostor[0]["text"]
+    code = services.threads.accounts.invite(None, "org:heat-lab")
+    _, signed_in = run(ActionCommand(), tracker(f"login {code}", "command", sender="owner-1"))
+    assert "Signed in" in signed_in[0]["text"] and "1 thread" in signed_in[0]["text"]
+    _, owner_view = run(ActionListThreads(), tracker("my threads", "my_threads", sender="owner-1"))
+    texts = [m["text"] for m in owner_view]
+    assert texts[0] == "You have 1 new thread message:" and "New contact request" in texts[1]
+    assert "Kiln waste heat recovery" in texts[2] and "an enterprise" in texts[2]
+    assert not any("user-1" in text for text in texts)
+    _, again = run(ActionListThreads(), tracker("my threads", "my_threads", sender="owner-1"))
+    assert "Kiln waste heat recovery" in again[0]["text"]
 
 
 def test_contact_needs_a_valid_rank(services: Services) -> None:

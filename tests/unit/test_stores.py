@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from matchmaker.listings import Listing, ListingError, ListingFilter, SQLiteListingStore, connect
-from matchmaker.threads import SQLiteThreadStore, ThreadError
+from matchmaker.negotiation import NegotiationError as ThreadError
+from matchmaker.negotiation_store import SQLiteNegotiationStore as SQLiteThreadStore
 
 
 def listing(source: str, **changes: object) -> Listing:
@@ -61,12 +62,12 @@ def test_threads_are_seen_by_both_parties_and_not_duplicated(tmp_path: Path) -> 
     assert [t.id for t in threads.for_participant("org:lab")] == [thread.id]
     assert [t.id for t in threads.for_participant("alice")] == [thread.id]
     assert threads.for_participant("bob") == []
-    assert threads.set_state(thread.id, "accepted").state == "accepted"
+    assert threads.accept(thread.id, "org:lab").state == "accepted"
 
 
-def test_threads_refuse_self_contact_and_unknown_states(tmp_path: Path) -> None:
+def test_threads_refuse_self_contact_and_unknown_threads(tmp_path: Path) -> None:
     threads = SQLiteThreadStore(connect(tmp_path / "db.sqlite"))
     with pytest.raises(ThreadError):
         threads.open(1, "alice", "alice", "")
     with pytest.raises(ThreadError):
-        threads.set_state(1, "teleported")
+        threads.accept(1, "alice")

@@ -1,0 +1,122 @@
+"""Typed commands of accounts and negotiation threads, recognised by grammar in both languages.
+
+Commands are exact phrases with arguments ("login K7QX-29PM", "进入洽谈3", "accept 3",
+"propose licence 500000 yuan 12 months", "评分5 合作愉快"), so a grammar recognises them
+more reliably than a statistical classifier. The Rasa pipeline's ``CommandClassifier`` and
+the action server share this module (pure Python, no third-party imports).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+PROPOSAL_KINDS: Dict[str, str] = {
+    "licence": "licence", "license": "licence", "licensing": "licence", "许可": "licence", "授权": "licence",
+    "transfer": "transfer", "转让": "transfer",
+    "joint development": "joint_development", "joint": "joint_development", "合作开发": "joint_development",
+    "联合开发": "joint_development",
+    "commissioned r&d": "commissioned_rnd", "commissioned rnd": "commissioned_rnd", "commissioned": "commissioned_rnd",
+    "委托开发": "commissioned_rnd", "委托研发": "commissioned_rnd",
+}
+_KIND = "|".join(sorted((re.escape(k) for k in PROPOSAL_KINDS), key=len, reverse=True))
+_NUM = r"#?\s*(\d{1,9})"
+_OPT_NUM = r"(?:\s*#?\s*(\d{1,9}))?"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A recognised command: its name, the thread it names (if any) and its other arguments."""
+
+    name: str
+    thread: Optional[int] = None
+    args: Dict[str, str] = field(default_factory=dict)
+
+
+def _money(text: str) -> Optional[int]:
+    match = re.search(r"(\d+(?:\.\d+)?)\s*(万|亿|k|m|million|thousand)?\s*(?:元|yuan|rmb|cny)?", text, re.I)
+    if not match:
+        return None
+    scale = {"万": 1e4, "亿": 1e8, "k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}.get(
+        (match.group(2) or "").lower(), 1.0)
+    return int(float(match.group(1)) * scale)
+
+
+def _days(text: str) -> Optional[int]:
+    match = re.search(r"(\d{1,4})\s*(个月|月|months?|年|years?|天|days?|周|weeks?)", text, re.I)
+    if not match:
+        return None
+    unit = match.group(2).lower()
+    per = 30 if unit.startswith(("个月", "月", "month")) else 365 if unit.startswith(("年", "year")) else \
+        7 if unit.startswith(("周", "week")) else 1
+    return int(match.group(1)) * per
+
+
+def _proposal(match: re.Match[str]) -> Dict[str, str]:
+    parts = re.split(r"milestones?\s*[:：]|里程碑\s*[:：]", match.group("rest") or "", maxsplit=1, flags=re.I)
+    terms, milestones = parts[0], parts[1] if len(parts) > 1 else ""
+    money_text = re.sub(r"\d{1,4}\s*(?:个月|月|months?|年|years?|天|days?|周|weeks?)", " ", terms, flags=re.I)
+    args = {"kind": PROPOSAL_KINDS[match.group("kind").lower()]}
+    price, days = _money(money_text), _days(terms)
+    if price is not None:
+        args["price"] = str(price)
+    if days is not None:
+        args["days"] = str(days)
+    if milestones.strip():
+        args["milestones"] = milestones.strip()[:500]
+    return args
+
+
+Rule = Tuple["re.Pattern[str]", Callable[["re.Match[str]"], Command]]
+
+
+_RULES: List[Rule] = [
+    (re.compile(r"^/?(?:login|log in|sign in|登录|登陆)\s*[:：]?\s*([A-Za-z0-9][A-Za-z0-9\s-]{5,14})$", re.I),
+     lambda m: Command("login", args={"code": re.sub(r"[\s-]", "", m.group(1)).upper()})),
+    (re.compile(r"^/?(?:whoami|who am i|我是谁|我的身份)[?？]?$", re.I), lambda m: Command("whoami")),
+    (re.compile(r"^/?(?:inbox|check messages|new messages|收件箱|新消息|查看新消息)$", re.I), lambda m: Command("inbox")),
+    (re.compile(r"^(?:open|enter|go to)\s+thread\s*" + _NUM + r"$|^(?:进入|打开)洽谈\s*" + _NUM + r"$", re.I),
+     lambda m: Command("open", int(m.group(1) or m.group(2)))),
+    (re.compile(r"^/?(?:leave|exit|leave thread|exit thread|quit thread)$|^(?:退出|离开|退出洽谈|离开洽谈)$", re.I),
+     lambda m: Command("leave")),
+    (re.compile(r"^thread\s*" + _NUM + r"\s+history$|^洽谈\s*" + _NUM + r"\s*(?:记录|历史)$", re.I),
+     lambda m: Command("history", int(m.group(1) or m.group(2)))),
+    (re.compile(r"^(?:history|thread history|记录|洽谈记录)$", re.I), lambda m: Command("history")),
+    (re.compile(r"^accept\s+(?:the\s+)?(?:proposal|offer)$|^(?:接受|同意)(?:该)?(?:提议|方案|报价)$", re.I),
+     lambda m: Command("accept_proposal")),
+    (re.compile(r"^reject\s+(?:the\s+)?(?:proposal|offer)$|^(?:拒绝|不接受)(?:该)?(?:提议|方案|报价)$", re.I),
+     lambda m: Command("reject_proposal")),
+    (re.compile(r"^accept(?:\s+(?:request|thread))?" + _OPT_NUM + r"$|^接受(?:洽谈|请求)?" + _OPT_NUM + r"$", re.I),
+     lambda m: Command("accept", int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else None)),
+    (re.compile(r"^decline(?:\s+(?:request|thread))?" + _OPT_NUM + r"$|^(?:拒绝|婉拒)(?:洽谈|请求)?" + _OPT_NUM + r"$",
+                re.I),
+     lambda m: Command("decline", int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else None)),
+    (re.compile(r"^(?:i\s+)?(?:agree to|accept|sign|confirm)\s+(?:the\s+)?nda" + _OPT_NUM + r"$|"
+                r"^(?:同意|签署|确认)保密协议" + _OPT_NUM + r"$", re.I),
+     lambda m: Command("nda", int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else None)),
+    (re.compile(r"^(?:close|withdraw|end)(?:\s+thread)?" + _OPT_NUM + r"$|^(?:关闭|撤回|结束)洽谈" + _OPT_NUM + r"$", re.I),
+     lambda m: Command("close", int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else None)),
+    (re.compile(r"^(?:propose|proposal|offer|提议|报价|提出方案)\s*[:：]?\s*(?P<kind>" + _KIND + r")(?P<rest>.*)$", re.I),
+     lambda m: Command("propose", args=_proposal(m))),
+    (re.compile(r"^(?:counter|counter-?offer|还价|反提议)\s*[:：]?\s*(?P<kind>" + _KIND + r")(?P<rest>.*)$", re.I),
+     lambda m: Command("counter", args=_proposal(m))),
+    (re.compile(r"^(?:my contact(?: details)?(?: is| are)?|contact details|set contact|(?:我的)?联系方式(?:是|为)?)"
+                r"\s*[:：]\s*(.{1,400})$", re.I),
+     lambda m: Command("set_contact", args={"contact": m.group(1).strip()})),
+    (re.compile(r"^(?:show|read)?\s*(?:the\s+)?nda$|^(?:查看|阅读)?保密协议$", re.I), lambda m: Command("show_nda")),
+    (re.compile(r"^(?:rate|rating|评分|打分|评价)\s*[:：]?\s*([1-5])\s*(?:stars?|星|分)?\s*[,，:：.。]?\s*(.*)$", re.I),
+     lambda m: Command("rate", args={"rating": m.group(1), "comment": m.group(2).strip()[:500]})),
+]
+
+
+def parse_command(text: str) -> Optional[Command]:
+    """The command ``text`` spells, or ``None`` when it is not a command."""
+    stripped = " ".join(text.strip().split())
+    if not stripped or len(stripped) > 600:
+        return None
+    for pattern, build in _RULES:
+        match = pattern.match(stripped)
+        if match:
+            return build(match)
+    return None
