@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
@@ -41,11 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from bot.stack import Stack, StackConfig, post_json
+from bench.assistant import assistant
+from bot.stack import post_json
 from matchmaker.listings import MAX_TITLE_CHARS, ListingFilter
 from matchmaker.matching import SearchRequest
 from matchmaker.runtime import Services, build_services
-from matchmaker.settings import PROJECT_ROOT, load_settings
+from matchmaker.settings import load_settings
 
 STAGES = ("intent", "index_top60", "filter", "query", "index_rank", "rerank", "render")
 CONFIRM_PAYLOADS = ("/affirm",)
@@ -264,21 +264,6 @@ def report(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     return result
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5):
-            return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _newest_model() -> Path:
-    models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        sys.exit("no trained Rasa model: run `make model` (or `make run`) first")
-    return models[-1]
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the cases against a running assistant (or one started here) and print the JSON summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -294,14 +279,8 @@ def main(argv: list[str] | None = None) -> None:
              if (not args.split or c.split == args.split) and (not args.subset or c.subset)]
     settings = load_settings()
     diagnosis = None if args.no_diagnosis else Diagnosis(build_services(settings))
-    if _answers(args.url):
-        outcomes = run_cases(Assistant(args.url, os.environ.get("MATCHMAKER_RASA_TOKEN")), cases, diagnosis)
-    else:
-        print(f"nothing answers at {args.url}; starting the assistant on {settings.var_dir}", file=sys.stderr)
-        config = StackConfig(model=args.model or _newest_model(), rasa_port=5405, actions_port=5455,
-                             web_port=8480, var_dir=settings.var_dir)
-        with Stack(config) as stack:
-            outcomes = run_cases(Assistant(stack.config.rasa_url, stack.token), cases, diagnosis)
+    with assistant(args.url, args.model, (5405, 5455, 8480)) as running:
+        outcomes = run_cases(Assistant(running.url, running.token), cases, diagnosis)
     args.details.parent.mkdir(parents=True, exist_ok=True)
     with args.details.open("w", encoding="utf-8") as handle:
         for outcome in outcomes:

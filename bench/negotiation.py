@@ -42,8 +42,6 @@ import statistics
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -52,8 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.assistant import assistant
 from bench.reply_times import percentile
-from bot.stack import Stack, StackConfig, post_json
+from bot.stack import post_json
 from matchmaker.accounts import SQLiteAccountStore
 from matchmaker.listings import connect
 from matchmaker.settings import PROJECT_ROOT, load_settings
@@ -76,11 +75,11 @@ PHRASES: dict[str, dict[str, str]] = {
     "en": {"contact": "contact 1", "login": "login {code}", "accept": "accept {t}", "nda": "I agree to the NDA {t}",
            "open": "open thread {t}", "inbox": "inbox", "propose": "propose licence 500000 yuan 12 months",
            "counter": "counter licence 400000 yuan 12 months", "accept_proposal": "accept proposal",
-           "rate": "rate 5 good partner", "R": "could you share the pilot-scale test data?",
+           "rate": "rate thread {t} 5 good partner", "R": "could you share the pilot-scale test data?",
            "O": "yes, we will send the report and the measurements."},
     "zh": {"contact": "联系第1个", "login": "登录 {code}", "accept": "接受{t}", "nda": "同意保密协议{t}",
            "open": "进入洽谈{t}", "inbox": "查看新消息", "propose": "提议 许可 50万 12个月",
-           "counter": "还价 许可 40万 12个月", "accept_proposal": "接受方案", "rate": "评分5 合作愉快",
+           "counter": "还价 许可 40万 12个月", "accept_proposal": "接受方案", "rate": "洽谈{t}评分5 合作愉快",
            "R": "请问贵方能否提供中试阶段的测试数据？", "O": "可以，我们整理好报告和测量数据后发给您。"},
 }
 # The confirmation each step must get; a reply without it counts as an error.
@@ -357,7 +356,7 @@ def settle(run: Run, pair: Pair) -> None:
     if not all(turn(run, pair, party, party.phrase(step), step).ok
                for party, step in ((o, "propose"), (r, "counter"), (o, "accept_proposal"))):
         return
-    rated = [turn(run, pair, party, party.phrase("rate"), "rate").ok for party in (o, r)]
+    rated = [turn(run, pair, party, party.phrase("rate", t=pair.thread), "rate").ok for party in (o, r)]
     with run.lock:
         run.deals += 1
         run.rated += all(rated)
@@ -459,21 +458,6 @@ def report(run: Run, pairs: Sequence[Pair], seconds: float) -> dict[str, Any]:
             "seconds": round(seconds, 1)}
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5):
-            return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _newest_model() -> Path:
-    models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        sys.exit("no trained Rasa model: run `make model` (or `make run`) first")
-    return models[-1]
-
-
 def benchmark(url: str, pairs: Sequence[Pair], database: Path, timeout_s: float, wait_s: float) -> dict[str, Any]:
     """Drive ``pairs`` against the assistant at ``url``; return the summary."""
     run = Run(url, Deadline(timeout_s))
@@ -498,14 +482,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--pairs must be at least 1")
     settings = load_settings()
     pairs = make_pairs(args.pairs, load_problems())
-    if _answers(args.url):
-        summary = benchmark(args.url, pairs, settings.database_path, args.timeout, args.wait)
-    else:
-        print(f"nothing answers at {args.url}; starting the assistant on {settings.var_dir}", file=sys.stderr)
-        config = StackConfig(model=args.model or _newest_model(), rasa_port=5505, actions_port=5555,
-                             web_port=8580, var_dir=settings.var_dir)
-        with Stack(config) as stack:
-            summary = benchmark(stack.config.rasa_url, pairs, settings.database_path, args.timeout, args.wait)
+    with assistant(args.url, args.model, (5505, 5555, 8580)) as running:
+        summary = benchmark(running.url, pairs, settings.database_path, args.timeout, args.wait)
     print(json.dumps(summary, ensure_ascii=False))
 
 

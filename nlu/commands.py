@@ -105,6 +105,10 @@ _RULES: List[Rule] = [
                 r"\s*[:：]\s*(.{1,400})$", re.I),
      lambda m: Command("set_contact", args={"contact": m.group(1).strip()})),
     (re.compile(r"^(?:show|read)?\s*(?:the\s+)?nda$|^(?:查看|阅读)?保密协议$", re.I), lambda m: Command("show_nda")),
+    (re.compile(r"^(?:rate|rating)\s+thread\s*" + _NUM + r"\s*[:：]?\s*([1-5])\s*(?:stars?)?\s*[,:.]?\s*(.*)$|"
+                r"^(?:给)?洽谈\s*" + _NUM + r"\s*(?:评分|打分|评价)\s*[:：]?\s*([1-5])\s*(?:星|分)?\s*[,，:：。]?\s*(.*)$", re.I),
+     lambda m: Command("rate", int(m.group(1) or m.group(4)),
+                       {"rating": m.group(2) or m.group(5), "comment": (m.group(3) or m.group(6) or "").strip()[:500]})),
     (re.compile(r"^(?:rate|rating|评分|打分|评价)\s*[:：]?\s*([1-5])\s*(?:stars?|星|分)?\s*[,，:：.。]?\s*(.*)$", re.I),
      lambda m: Command("rate", args={"rating": m.group(1), "comment": m.group(2).strip()[:500]})),
 ]

@@ -6,14 +6,17 @@ import json
 import re
 import sqlite3
 import subprocess
+import time
+import urllib.error
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from behaviour.credit import compute_credits
 from behaviour.hbase_store import HBaseEventStore
-from bot.stack import APP_PYTHON, Stack
+from bot.stack import APP_PYTHON, Stack, post_json
 from matchmaker.settings import PROJECT_ROOT
 from tests.conftest import EVENTS_TABLE_PREFIX, HBASE_THRIFT, Chat, make_chat
 
@@ -159,3 +162,30 @@ def test_a_message_stored_before_a_kill_is_delivered_once_after_the_restart(stac
     delivered = texts(owner("inbox"))
     assert delivered.count("message stored before the kill") == 1
     assert "message stored before the kill" not in texts(owner("inbox"))
+
+
+def test_the_rest_inbox_long_poll_returns_what_arrives_and_checks_its_input(stack: Stack) -> None:
+    requester_id, owner_sender = f"ent-{uuid.uuid4().hex[:8]}", f"own-{uuid.uuid4().hex[:8]}"
+    requester, owner = make_chat(stack, requester_id), make_chat(stack, owner_sender)
+    thread, owner_id = open_request(stack, requester, requester_id)
+    owner(f"login {invite(stack, owner_id)}")
+    owner(f"accept {thread}")
+    requester(f"open thread {thread}")
+    inbox = f"{stack.config.rasa_url}/webhooks/rest/inbox"
+    assert post_json(inbox, {"sender": owner_sender, "wait": 0}) == {"messages": []}
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(post_json, inbox, {"sender": owner_sender, "wait": 20})
+        time.sleep(1.0)
+        assert not waiting.done()
+        requester("arrives during the long poll")
+        started = time.perf_counter()
+        messages = waiting.result(timeout=30)["messages"]
+    assert time.perf_counter() - started < 5
+    assert [m["text"] for m in messages if "arrives during the long poll" in m["text"]]
+    for body in ({"sender": ""}, {"sender": owner_sender, "wait": "soon"}, {"wait": 1}):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            post_json(inbox, body)
+        assert refused.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as forbidden:
+        post_json(f"http://127.0.0.1:{stack.config.actions_port}/inbox", {"sender": owner_sender, "wait": 0})
+    assert forbidden.value.code == 403
