@@ -13,8 +13,8 @@ from actions.common import DomainDict, latest_text, polite_failures, turn_langua
 from actions.relay import ACTIVE_THREAD_SLOT, acting_id, active_thread, counterpart_line, refusal, relay
 from actions.services import get_services
 from matchmaker.accounts import AccountError
+from matchmaker.messages import localised, word
 from matchmaker.messages import say as common_say
-from matchmaker.messages import word
 from matchmaker.negotiation import NegotiationError, Proposal, Terms, Thread
 from matchmaker.notices import button, history_lines, rating_buttons, terms_text
 from nlu.commands import Command, parse_command
@@ -84,8 +84,7 @@ _EXAMPLES_ZH = {"accept": "接受3", "decline": "拒绝洽谈3", "nda": "同意�
 
 def say(key: str, language: str, **values: object) -> str:
     """A command reply in ``language``."""
-    variants = _SAY[key]
-    return variants.get(language, variants["en"]).format(**values)
+    return localised(_SAY[key], language).format(**values)
 
 
 def command_of(tracker: Tracker) -> Optional[Command]:

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_services
 from matchmaker.delivery import Delivery
+from matchmaker.messages import localised
 from matchmaker.messages import word as common_word
 from matchmaker.negotiation import NegotiationError, Thread
 from matchmaker.notices import counterpart_text, inbox_header, render_delivery
@@ -131,6 +132,5 @@ _REFUSALS: Dict[str, Dict[str, str]] = {
 
 def refusal(error: NegotiationError, language: str, thread_id: Optional[int], state: str = "") -> str:
     """A polite reply for a refused move, in ``language``."""
-    variants = _REFUSALS.get(error.code, _REFUSALS["bad_state"])
-    return variants.get(language, variants["en"]).format(thread=thread_id if thread_id is not None else "",
+    return localised(_REFUSALS.get(error.code, _REFUSALS["bad_state"]), language).format(thread=thread_id if thread_id is not None else "",
                                                           state=common_word(state, language) if state else "?")

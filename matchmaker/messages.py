@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 LANGUAGES = ("zh", "en")
@@ -160,18 +161,20 @@ _WORDS: dict[str, dict[str, str]] = {
 }
 
 
+def localised(variants: Mapping[str, str], language: str) -> str:
+    """The variant for ``language``, English when there is none (every table of texts uses this)."""
+    return variants.get(language, variants["en"])
+
+
 def say(key: str, language: str, **values: Any) -> str:
     """The sentence ``key`` in ``language`` (English when unknown), filled with ``values``."""
-    variants = _TEXTS[key]
-    return variants.get(language, variants["en"]).format(**values)
+    return localised(_TEXTS[key], language).format(**values)
 
 
 def word(key: str, language: str) -> str:
     """A single translated word (field names, states ...)."""
     variants = _WORDS.get(key)
-    if variants is None:
-        return key
-    return variants.get(language, variants["en"])
+    return localised(variants, language) if variants is not None else key
 
 
 def money(amount: int, language: str) -> str:

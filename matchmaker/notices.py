@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from matchmaker.delivery import Delivery
-from matchmaker.messages import duration, money
+from matchmaker.messages import duration, localised, money
 from matchmaker.negotiation import CounterpartView, History, Message, Proposal, Terms
 
 Rendered = dict[str, Any]
@@ -80,14 +80,13 @@ _WORDS: dict[str, dict[str, str]] = {
 
 def text(key: str, language: str, **values: Any) -> str:
     """A thread sentence in ``language`` (English when unknown)."""
-    variants = _TEXTS[key]
-    return variants.get(language, variants["en"]).format(**values)
+    return localised(_TEXTS[key], language).format(**values)
 
 
 def word(key: str, language: str) -> str:
     """A thread word in ``language``; unknown keys come back as they are."""
     variants = _WORDS.get(key)
-    return variants.get(language, variants["en"]) if variants else key
+    return localised(variants, language) if variants else key
 
 
 def command_payload(command: str, thread: int | None = None, **args: str) -> str:
