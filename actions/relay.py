@@ -132,5 +132,6 @@ _REFUSALS: Dict[str, Dict[str, str]] = {
 
 def refusal(error: NegotiationError, language: str, thread_id: Optional[int], state: str = "") -> str:
     """A polite reply for a refused move, in ``language``."""
-    return localised(_REFUSALS.get(error.code, _REFUSALS["bad_state"]), language).format(thread=thread_id if thread_id is not None else "",
-                                                          state=common_word(state, language) if state else "?")
+    variants = _REFUSALS.get(error.code, _REFUSALS["bad_state"])
+    return localised(variants, language).format(thread=thread_id if thread_id is not None else "",
+                                                state=common_word(state, language) if state else "?")
