@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Set
 
 from rasa_sdk import Action, Tracker
@@ -17,9 +18,29 @@ from matchmaker.messages import localised, word
 from matchmaker.messages import say as common_say
 from matchmaker.negotiation import NegotiationError, Proposal, Terms, Thread
 from matchmaker.notices import button, history_lines, rating_buttons, terms_text
+from matchmaker.runtime import Services
 from nlu.commands import Command, parse_command
 
 Handler = Callable[[CollectingDispatcher, Tracker, Command, str], List[EventType]]
+
+
+@dataclass(frozen=True)
+class Move:
+    """A command about one thread, with what its handler needs: where to reply, who acts, which thread."""
+
+    dispatcher: CollectingDispatcher
+    command: Command
+    language: str
+    services: Services
+    viewer: str
+    thread_id: int
+
+    def reply(self, key: str, buttons: Optional[List[Dict[str, str]]] = None, **values: object) -> None:
+        """Say the command reply ``key`` (with the thread number) in the move's language."""
+        self.dispatcher.utter_message(text=say(key, self.language, thread=self.thread_id, **values), buttons=buttons)
+
+
+ThreadHandler = Callable[[Move], List[EventType]]
 
 _SAY: Dict[str, Dict[str, str]] = {
     "login_ok": {"en": "Signed in: you now act for {name}. {pending}",
@@ -180,18 +201,11 @@ def word_org(org_type: str, language: str) -> str:
     return zh if language == "zh" else en
 
 
-def open_thread(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
-                language: str) -> List[EventType]:
+def open_thread(move: Move) -> List[EventType]:
     """Enter a thread: free text is relayed to the other party until 'leave'."""
-    services = get_services()
-    viewer = acting_id(tracker)
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    thread = services.threads.thread(thread_id, viewer)
-    dispatcher.utter_message(text=say("entered", language, thread=thread.id, state=_state(thread, language),
-                                      counterpart=counterpart_line(services, thread, viewer, language)),
-                             buttons=thread_buttons(thread, viewer, language))
+    thread = move.services.threads.thread(move.thread_id, move.viewer)
+    move.reply("entered", thread_buttons(thread, move.viewer, move.language), state=_state(thread, move.language),
+               counterpart=counterpart_line(move.services, thread, move.viewer, move.language))
     return [SlotSet(ACTIVE_THREAD_SLOT, str(thread.id))]
 
 
@@ -216,53 +230,37 @@ def leave(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command, 
     return [SlotSet(ACTIVE_THREAD_SLOT, None)]
 
 
-def history(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command, language: str) -> List[EventType]:
+def history(move: Move) -> List[EventType]:
     """Show a thread's whole history."""
-    services = get_services()
-    viewer = acting_id(tracker)
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    record = services.threads.history(thread_id, viewer)
-    lines = history_lines(record, viewer, language, _state(record.thread, language),
-                          counterpart_line(services, record.thread, viewer, language))
-    dispatcher.utter_message(text="\n".join(lines), buttons=thread_buttons(record.thread, viewer, language))
+    record = move.services.threads.history(move.thread_id, move.viewer)
+    lines = history_lines(record, move.viewer, move.language, _state(record.thread, move.language),
+                          counterpart_line(move.services, record.thread, move.viewer, move.language))
+    move.dispatcher.utter_message(text="\n".join(lines),
+                                  buttons=thread_buttons(record.thread, move.viewer, move.language))
     return []
 
 
-def answer(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command, language: str) -> List[EventType]:
+def answer(move: Move) -> List[EventType]:
     """The owner accepts or declines a request."""
-    services = get_services()
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
+    threads, nda = move.services.threads, move.services.nda
+    if move.command.name == "accept":
+        threads.accept(move.thread_id, move.viewer)
+        move.reply("accepted", [button("agree_nda", move.language, "nda", move.thread_id)], version=nda.version,
+                   nda=nda.text(move.language))
         return []
-    if command.name == "accept":
-        thread = services.threads.accept(thread_id, acting_id(tracker))
-        nda = services.nda
-        dispatcher.utter_message(text=say("accepted", language, thread=thread.id, version=nda.version,
-                                          nda=nda.text(language)),
-                                 buttons=[button("agree_nda", language, "nda", thread.id)])
-        return []
-    thread = services.threads.decline(thread_id, acting_id(tracker))
-    dispatcher.utter_message(text=say("declined", language, thread=thread.id))
+    threads.decline(move.thread_id, move.viewer)
+    move.reply("declined")
     return []
 
 
-def confirm_nda(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
-                language: str) -> List[EventType]:
+def confirm_nda(move: Move) -> List[EventType]:
     """Confirm the standard NDA; the second confirmation discloses both sides."""
-    services = get_services()
-    viewer = acting_id(tracker)
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    thread = services.threads.confirm_nda(thread_id, viewer, services.nda.version)
+    thread = move.services.threads.confirm_nda(move.thread_id, move.viewer, move.services.nda.version)
     if thread.state == "open":
-        dispatcher.utter_message(text=say("nda_open", language, thread=thread.id,
-                                          counterpart=counterpart_line(services, thread, viewer, language)),
-                                 buttons=[button("open_thread", language, "open", thread.id)])
+        move.reply("nda_open", [button("open_thread", move.language, "open", thread.id)],
+                   counterpart=counterpart_line(move.services, thread, move.viewer, move.language))
     else:
-        dispatcher.utter_message(text=say("nda_waiting", language, thread=thread.id))
+        move.reply("nda_waiting")
     return []
 
 
@@ -278,68 +276,47 @@ def _open_proposal(thread_id: int, viewer: str) -> Optional[Proposal]:
     return next((p for p in reversed(proposals) if p.state == "open"), None)
 
 
-def propose(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command, language: str) -> List[EventType]:
+def propose(move: Move) -> List[EventType]:
     """Put terms forward, or counter the open proposal."""
-    services = get_services()
-    viewer = acting_id(tracker)
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    terms = _terms(command)
-    current = _open_proposal(thread_id, viewer)
-    if command.name == "counter" and current is not None:
-        proposal = services.threads.counter(current.id, viewer, terms)
+    threads, terms = move.services.threads, _terms(move.command)
+    current = _open_proposal(move.thread_id, move.viewer)
+    if move.command.name == "counter" and current is not None:
+        proposal = threads.counter(current.id, move.viewer, terms)
     else:
-        proposal = services.threads.propose(thread_id, viewer, terms)
-    dispatcher.utter_message(text=say("proposed", language, thread=thread_id,
-                                      terms=terms_text(proposal.terms, language)))
+        proposal = threads.propose(move.thread_id, move.viewer, terms)
+    move.reply("proposed", terms=terms_text(proposal.terms, move.language))
     return []
 
 
-def decide_proposal(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
-                    language: str) -> List[EventType]:
+def decide_proposal(move: Move) -> List[EventType]:
     """Accept (a deal) or reject the open proposal."""
-    services = get_services()
-    viewer = acting_id(tracker)
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    current = _open_proposal(thread_id, viewer)
+    threads = move.services.threads
+    current = _open_proposal(move.thread_id, move.viewer)
     if current is None:
-        services.threads.thread(thread_id, viewer)
-        dispatcher.utter_message(text=say("no_proposal", language, thread=thread_id))
+        move.reply("no_proposal")
         return []
-    if command.name == "accept_proposal":
-        services.threads.accept_proposal(current.id, viewer)
-        dispatcher.utter_message(text=say("deal", language, thread=thread_id),
-                                 buttons=rating_buttons(thread_id, language))
+    if move.command.name == "accept_proposal":
+        threads.accept_proposal(current.id, move.viewer)
+        move.reply("deal", rating_buttons(move.thread_id, move.language))
         return [SlotSet(ACTIVE_THREAD_SLOT, None)]
-    services.threads.reject_proposal(current.id, viewer)
-    dispatcher.utter_message(text=say("rejected", language, thread=thread_id))
+    threads.reject_proposal(current.id, move.viewer)
+    move.reply("rejected")
     return []
 
 
-def rate(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command, language: str) -> List[EventType]:
+def rate(move: Move) -> List[EventType]:
     """Rate the other party of an ended thread."""
-    services = get_services()
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    stars = command.args.get("rating", "")
-    rating = services.threads.rate(thread_id, acting_id(tracker), int(stars) if stars.isdigit() else 0,
-                                   command.args.get("comment", ""))
-    dispatcher.utter_message(text=say("rated", language, thread=thread_id, stars=rating.stars))
+    stars = move.command.args.get("rating", "")
+    rating = move.services.threads.rate(move.thread_id, move.viewer, int(stars) if stars.isdigit() else 0,
+                                        move.command.args.get("comment", ""))
+    move.reply("rated", stars=rating.stars)
     return []
 
 
-def close(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command, language: str) -> List[EventType]:
+def close(move: Move) -> List[EventType]:
     """Withdraw from a thread without a deal."""
-    services = get_services()
-    thread_id = _thread_id(dispatcher, tracker, command, language)
-    if thread_id is None:
-        return []
-    services.threads.withdraw(thread_id, acting_id(tracker))
-    dispatcher.utter_message(text=say("closed", language, thread=thread_id), buttons=rating_buttons(thread_id, language))
+    move.services.threads.withdraw(move.thread_id, move.viewer)
+    move.reply("closed", rating_buttons(move.thread_id, move.language))
     return [SlotSet(ACTIVE_THREAD_SLOT, None)]
 
 
@@ -375,11 +352,29 @@ def nda_text(dispatcher: CollectingDispatcher, tracker: Tracker, command: Comman
 
 
 HANDLERS: Dict[str, Handler] = {
-    "login": login, "whoami": whoami, "open": open_thread, "leave": leave, "history": history,
-    "accept": answer, "decline": answer, "nda": confirm_nda, "propose": propose, "counter": propose,
-    "accept_proposal": decide_proposal, "reject_proposal": decide_proposal, "rate": rate, "close": close,
-    "set_contact": set_contact, "inbox": inbox, "show_nda": nda_text,
+    "login": login, "whoami": whoami, "leave": leave, "set_contact": set_contact, "inbox": inbox,
+    "show_nda": nda_text,
 }
+THREAD_HANDLERS: Dict[str, ThreadHandler] = {
+    "open": open_thread, "history": history, "accept": answer, "decline": answer, "nda": confirm_nda,
+    "propose": propose, "counter": propose, "accept_proposal": decide_proposal, "reject_proposal": decide_proposal,
+    "rate": rate, "close": close,
+}
+
+
+def carry_out(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
+              language: str) -> List[EventType]:
+    """Run the command's handler; a thread command first finds its thread (or asks which)."""
+    handler = HANDLERS.get(command.name)
+    if handler is not None:
+        return handler(dispatcher, tracker, command, language)
+    thread_handler = THREAD_HANDLERS.get(command.name)
+    if thread_handler is None:
+        return not_a_command(dispatcher, tracker, language)
+    thread_id = _thread_id(dispatcher, tracker, command, language)
+    if thread_id is None:
+        return []
+    return thread_handler(Move(dispatcher, command, language, get_services(), acting_id(tracker), thread_id))
 
 
 def not_a_command(dispatcher: CollectingDispatcher, tracker: Tracker, language: str) -> List[EventType]:
@@ -405,11 +400,10 @@ class ActionCommand(Action):
         """Dispatch the command of this turn."""
         language = turn_language(tracker)
         command = command_of(tracker)
-        handler = HANDLERS.get(command.name) if command else None
-        if command is None or handler is None:
+        if command is None:
             return not_a_command(dispatcher, tracker, language)
         try:
-            return handler(dispatcher, tracker, command, language)
+            return carry_out(dispatcher, tracker, command, language)
         except NegotiationError as error:
             thread_id = command.thread or active_thread(tracker)
             dispatcher.utter_message(text=refusal(error, language, thread_id, _current_state(tracker, command)))
