@@ -166,12 +166,13 @@ class Diagnosis:
         self.services = services
         self._kind_ids = {kind: np.asarray(services.listings.matching_ids(ListingFilter(kind=kind)), dtype=np.int64)
                           for kind in ("achievement", "demand")}
+        self._ids_by_title: dict[str, set[int]] = {}
+        for listing_id, listing in services.listings.get_many(self._kind_ids["achievement"].tolist()).items():
+            self._ids_by_title.setdefault(normal_title(listing.title), set()).add(listing_id)
 
     def expected_ids(self, case: Case) -> set[int]:
         """Ids of the listings whose titles the case expects."""
-        wanted = {normal_title(t) for t in case.expect_any}
-        listings = self.services.listings.get_many(self._kind_ids["achievement"].tolist())
-        return {i for i, item in listings.items() if normal_title(item.title) in wanted}
+        return set().union(*(self._ids_by_title.get(normal_title(t), set()) for t in case.expect_any))
 
     def text_rank(self, query: str, ids: set[int], allowed: np.ndarray, k: int = 60) -> int | None:
         """1-based rank of the first of ``ids`` in the index's top ``k`` for ``query`` within ``allowed``."""

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 INBOX_CHANNELS = ("rest",)
-PUSH_CHANNELS = ("web", "telegram", "wechat")
 _PREFIXES = (("tg:", "telegram"), ("wx:", "wechat"), ("web:", "web"))
 DELIVERY_STATES = ("pending", "delivered", "failed")
 

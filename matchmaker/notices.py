@@ -9,7 +9,6 @@ a click keeps the conversation's language.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from matchmaker.delivery import Delivery
@@ -197,7 +196,3 @@ def inbox_header(count: int, language: str) -> str:
         return f"您有{count}条新的洽谈消息："
     return f"You have {count} new thread message{'s' if count != 1 else ''}:"
 
-
-def join(parts: Sequence[str], language: str) -> str:
-    """Join short parts with the language's list separator."""
-    return ("；" if language == "zh" else "; ").join(parts)
