@@ -12,6 +12,12 @@ channels with one guard around message handling:
 of a web user), tracks which sessions have a connected socket and adds the push route
 ``POST /webhooks/socketio/push`` (contract in ``channels.push``) through which the action
 server shows negotiation-thread messages in an open page.
+
+Sender ids carry their channel (``tg:``, ``wx:``, ``web:``) and a signed-in identity acts for
+a participant, so nobody may choose one: the REST channel refuses sender ids with a channel
+prefix, a web page gets a ``web:`` session only, and ``GatewayInput``
+(``POST /webhooks/gateway/webhook``) takes ``tg:``/``wx:`` senders only from the messenger
+gateways, which prove themselves with ``MATCHMAKER_GATEWAY_SECRET``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json
 import logging
 import os
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -30,6 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.gateway import GATEWAY_PREFIXES, GATEWAY_SECRET_ENV, GATEWAY_SECRET_HEADER, RESERVED_PREFIXES
 from channels.presence import Presence
 from channels.push import (
     MAX_BODY_BYTES,
@@ -79,13 +86,20 @@ def max_message_chars() -> int:
     return int(raw) if raw.isdigit() and int(raw) >= 50 else DEFAULT_MAX_CHARS
 
 
-def guard(on_new_message: Handler, limit: int) -> Handler:
-    """Wrap Rasa's message handler with the input checks and the silence guard."""
+def guard(on_new_message: Handler, limit: int, refused_prefixes: Tuple[Text, ...] = ()) -> Handler:
+    """Wrap Rasa's message handler with the input checks and the silence guard.
+
+    A sender id starting with one of ``refused_prefixes`` belongs to another channel: it gets
+    a polite refusal and its conversation is not touched.
+    """
 
     async def guarded(message: UserMessage) -> None:
         text = message.text if isinstance(message.text, str) else ""
         language = detect_language(text)
         output = message.output_channel
+        if str(message.sender_id).startswith(refused_prefixes):
+            await output.send_text_message(message.sender_id, say("sender_reserved", language))
+            return
         if not text.strip():
             await output.send_text_message(message.sender_id, say("empty", language))
             return
@@ -141,7 +155,7 @@ class GuardedRestInput(RestInput):
         REST client's push, without a dialogue turn. The action server holds the threads;
         this route forwards to it with the shared secret.
         """
-        blueprint = super().blueprint(guard(on_new_message, max_message_chars()))
+        blueprint = super().blueprint(guard(on_new_message, max_message_chars(), RESERVED_PREFIXES))
 
         @blueprint.route("/inbox", methods=["POST"])
         async def inbox(request: Request) -> HTTPResponse:
@@ -154,6 +168,43 @@ class GuardedRestInput(RestInput):
         return channel if isinstance(channel, str) and channel else self.name()
 
 
+class GatewayInput(GuardedRestInput):
+    """The messenger gateways' way in: Rasa's REST webhook for ``tg:``/``wx:`` senders only.
+
+    ``POST /webhooks/gateway/webhook`` takes the REST body (``sender``, ``message``,
+    ``metadata``, ``input_channel`` = ``telegram`` or ``wechat``) and answers the bot's
+    messages as the REST channel does. A request without the gateway secret
+    (``X-Matchmaker-Gateway-Secret``) is refused with 403 before anything is parsed; a
+    sender without a messenger prefix gets 400.
+    """
+
+    @classmethod
+    def name(cls) -> Text:
+        """The channel's route name."""
+        return "gateway"
+
+    def blueprint(self, on_new_message: Handler) -> Blueprint:
+        """The REST blueprint with the guard, behind the secret check."""
+        blueprint = RestInput.blueprint(self, guard(on_new_message, max_message_chars()))
+
+        @blueprint.on_request
+        async def check_gateway(request: Request) -> Optional[HTTPResponse]:
+            if request.method != "POST":
+                return None
+            if not secret_matches(os.environ.get(GATEWAY_SECRET_ENV), request.headers.get(GATEWAY_SECRET_HEADER)):
+                return response.json({"error": "forbidden"}, status=403)
+            sender = json_body(request).get("sender")
+            if not isinstance(sender, str) or not sender.startswith(GATEWAY_PREFIXES):
+                return response.json({"error": "sender must be a tg: or wx: id"}, status=400)
+            return None
+
+        return blueprint
+
+    def _extract_input_channel(self, req: Request) -> Text:
+        channel = json_body(req).get("input_channel")
+        return channel if channel in ("telegram", "wechat") else self.name()
+
+
 INBOX_TIMEOUT_SECONDS = 30.0
 
 
@@ -163,6 +214,9 @@ async def forward_inbox(request: Request) -> HTTPResponse:
     sender, wait = body.get("sender"), body.get("wait", 0)
     if not isinstance(sender, str) or not sender or isinstance(wait, bool) or not isinstance(wait, (int, float)):
         return response.json({"error": "body must be {\"sender\": str, \"wait\": seconds}"}, status=400)
+    if sender.startswith(RESERVED_PREFIXES):
+        return response.json({"error": "sender ids starting with tg:, wx: or web: belong to other channels"},
+                             status=403)
     port = os.environ.get("MATCHMAKER_ACTIONS_PORT", "5055")
     url = os.environ.get("MATCHMAKER_ACTIONS_URL") or f"http://127.0.0.1:{port}"
     headers = {SECRET_HEADER: os.environ.get(SECRET_ENV, "")}
@@ -180,13 +234,15 @@ async def forward_inbox(request: Request) -> HTTPResponse:
 def session_id_of(data: Any) -> Text:
     """The session id a ``session_request`` asks for, or a new ``web:<32 hex>`` one.
 
-    An id the client sends is kept as it is (cut to 128 characters), so a page that
-    reconnects keeps its conversation.
+    A ``web:`` id the client sends is kept as it is (cut to 128 characters), so a page that
+    reconnects keeps its conversation; any other id (another channel's, or none) gets a new
+    one, so a page cannot speak as a Telegram chat or a REST user.
     """
     requested = data.get("session_id") if isinstance(data, dict) else None
-    if requested in (None, ""):
+    if not isinstance(requested, str) or not requested.startswith(WEB_SESSION_PREFIX) \
+            or len(requested) <= len(WEB_SESSION_PREFIX):
         return f"{WEB_SESSION_PREFIX}{uuid.uuid4().hex}"
-    return str(requested)[:MAX_SESSION_ID_CHARS]
+    return requested[:MAX_SESSION_ID_CHARS]
 
 
 def push_error(status: int, error: Text, detail: Text = "") -> HTTPResponse:

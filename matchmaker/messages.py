@@ -127,6 +127,33 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, the matching service is temporarily unavailable. Please try again in a minute.",
         "zh": "抱歉，匹配服务暂时不可用，请稍后再试。",
     },
+    "sender_reserved": {
+        "en": "Sender ids starting with tg:, wx: or web: belong to the Telegram, WeChat and web channels. "
+              "Please choose another sender id.",
+        "zh": "以 tg:、wx: 或 web: 开头的发送者编号属于 Telegram、微信和网页渠道，请换一个发送者编号。",
+    },
+    "text_only": {
+        "en": "Sorry, I can only read text for now. Please describe your problem or achievement in words.",
+        "zh": "抱歉，目前只能处理文字消息。请用文字描述您的技术难题或科技成果。",
+    },
+    "unknown_command": {
+        "en": "I do not know that command. Try /help, /threads or /login CODE.",
+        "zh": "没有这个命令。可以试试 /help、/threads 或 /login 登录码。",
+    },
+    "login_usage": {
+        "en": "Please add your sign-in code: /login CODE",
+        "zh": "请在命令后加上登录码：/login 登录码",
+    },
+    "wechat_welcome": {
+        "en": "Welcome! Describe a technical problem your company faces, or a research achievement you want "
+              "to transfer, and I will find matching partners. Reply “help” to see what I can do.",
+        "zh": "欢迎关注！请描述贵企业遇到的技术难题，或您希望转化的科技成果，我来为您匹配合作方。回复“帮助”查看更多功能。",
+    },
+    "working_on_it": {
+        "en": "Working on it, the answer follows in a moment …",
+        "zh": "正在为您处理，请稍候，结果马上发送给您……",
+    },
+    "choice_line": {"en": "Reply {number}: {title}", "zh": "回复 {number}：{title}"},
 }
 
 _WORDS: dict[str, dict[str, str]] = {

@@ -19,6 +19,7 @@ from behaviour.store import EventStore
 from index.dense import SentenceTransformerEncoder
 from index.remote import current_name, fetch_version
 from index.store import IndexIntegrityError, load_version
+from matchmaker.delivery import RetryPolicy
 from matchmaker.index_holder import IndexHolder, fold_in_missing
 from matchmaker.index_watch import IndexWatcher
 from matchmaker.listings import SQLiteListingStore, connect
@@ -87,7 +88,8 @@ def negotiation_store(settings: Settings, events: EventStore, listings: SQLiteLi
     Its transactions span several statements, so it does not share a connection with the
     listing store (SQLite allows one transaction per connection; WAL lets both write).
     """
-    return SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings)
+    return SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings,
+                                  retry=RetryPolicy(base_seconds=settings.push_retry_seconds))
 
 
 def expire_threads(threads: SQLiteNegotiationStore, settings: Settings) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("embedded", "cluster")
@@ -44,6 +44,7 @@ class Settings:
     demo_demands_path: Path
     nda_path: Path
     thread_expiry_days: int
+    push_retry_seconds: float
     datasets_dir: Path
     model_name: str
     page_size: int
@@ -87,18 +88,28 @@ def _weights(env: Mapping[str, str], key: str, default: tuple[float, float, floa
     return values[0], values[1], values[2]
 
 
-def _fraction(env: Mapping[str, str], key: str, default: float) -> float:
-    """A number between 0 and 1."""
+def _number(env: Mapping[str, str], key: str, default: float, allowed: Callable[[float], bool], what: str) -> float:
+    """A number for which ``allowed`` holds (``what`` says which, in the error)."""
     raw = env.get(key)
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError as error:
-        raise SettingsError(f"{key} must be a number between 0 and 1, got {raw!r}") from error
-    if not 0.0 <= value <= 1.0:
-        raise SettingsError(f"{key} must be between 0 and 1, got {value}")
+        raise SettingsError(f"{key} must be {what}, got {raw!r}") from error
+    if not allowed(value):
+        raise SettingsError(f"{key} must be {what}, got {value}")
     return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    """A positive number."""
+    return _number(env, key, default, lambda value: value > 0, "a positive number")
+
+
+def _fraction(env: Mapping[str, str], key: str, default: float) -> float:
+    """A number between 0 and 1."""
+    return _number(env, key, default, lambda value: 0.0 <= value <= 1.0, "a number between 0 and 1")
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lowest: int = 1) -> int:
@@ -155,6 +166,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         demo_demands_path=_path(env, "MATCHMAKER_DEMANDS", Path("data/demo/demands.yml")),
         nda_path=_path(env, "MATCHMAKER_NDA", Path("data/nda.yml")),
         thread_expiry_days=_int(env, "MATCHMAKER_THREAD_EXPIRY_DAYS", 14),
+        push_retry_seconds=_float(env, "MATCHMAKER_PUSH_RETRY_SECONDS", 5.0),
         datasets_dir=_path(env, "MATCHMAKER_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"),
         model_name=env.get("MATCHMAKER_MODEL", "all-MiniLM-L6-v2"),
         page_size=_int(env, "MATCHMAKER_PAGE_SIZE", 5),
