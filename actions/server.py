@@ -25,7 +25,11 @@ from actions.relay import render_for
 from actions.services import get_services
 from channels.loop import DispatchLoop
 from channels.push import SECRET_HEADER
+from channels.telegram import DEFAULT_API_BASE as TELEGRAM_API_BASE
+from channels.telegram import TelegramPushChannel
 from channels.web import WebPushChannel
+from channels.wechat import DEFAULT_API_BASE as WECHAT_API_BASE
+from channels.wechat import ChannelState, CustomerService, WeChatPushChannel
 from matchmaker.delivery import Channel, Delivery, Dispatcher
 from matchmaker.matching import SearchRequest
 from matchmaker.runtime import Services
@@ -44,17 +48,32 @@ def warm_up() -> float:
 
 
 def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
-    """The push channels configured in ``env`` (web push needs the Rasa URL and the push secret)."""
+    """The push channels configured in ``env``.
+
+    Web push needs the Rasa URL and the push secret, Telegram the bot token, WeChat the app
+    id and secret. A channel that is off still gets its outbox rows: they wait and are shown
+    at the top of the recipient's next reply.
+    """
     channels: list[Channel] = []
+
+    def render(delivery: Delivery) -> list[dict[str, Any]]:
+        return render_for(services, delivery, services.threads.accounts.language_of(delivery.identity))
+
     rasa_url, secret = env.get("MATCHMAKER_RASA_URL"), env.get("MATCHMAKER_PUSH_SECRET")
     if rasa_url and secret:
-        def render(delivery: Delivery) -> list[dict[str, Any]]:
-            return render_for(services, delivery, services.threads.accounts.language_of(delivery.identity))
-
         channels.append(WebPushChannel(rasa_url, secret, render))
     else:
         logger.info("web push is off (MATCHMAKER_RASA_URL / MATCHMAKER_PUSH_SECRET not set): web users get "
                     "thread messages at the top of their next reply")
+    if env.get("TELEGRAM_BOT_TOKEN"):
+        channels.append(TelegramPushChannel(env["TELEGRAM_BOT_TOKEN"], render,
+                                            api_base=env.get("TELEGRAM_API_BASE") or TELEGRAM_API_BASE))
+    if env.get("WECHAT_APP_ID") and env.get("WECHAT_APP_SECRET"):
+        state = ChannelState(services.settings.var_dir / "wechat.db")
+        service = CustomerService(env["WECHAT_APP_ID"], env["WECHAT_APP_SECRET"], state,
+                                  api_base=env.get("WECHAT_API_BASE") or WECHAT_API_BASE)
+        channels.append(WeChatPushChannel(service, state, render, services.threads.accounts.language_of))
+    logger.info("push channels: %s", ", ".join(channel.name for channel in channels) or "none")
     return channels
 
 
@@ -101,9 +120,8 @@ def create_server() -> Sanic:
         services = get_services()
         if services.watcher is not None:
             services.watcher.start()
-        channels = push_channels(services, os.environ)
-        if channels:
-            loops.append(DispatchLoop(Dispatcher(services.threads, channels)))
+        for channel in push_channels(services, os.environ):
+            loops.append(DispatchLoop(Dispatcher(services.threads, [channel]), name=f"push-{channel.name}"))
             loops[-1].start()
 
     @app.after_server_stop

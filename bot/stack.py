@@ -1,4 +1,4 @@
-"""Start and stop the whole assistant: action server, Rasa server and the web page.
+"""Start and stop the whole assistant: action server, Rasa server, web page and messenger gateways.
 
 ``python -m bot.stack --model models/X.tar.gz`` is what ``make run`` calls; tests use
 :class:`Stack` as a context manager. Each server is started, then waited for until it
@@ -43,6 +43,7 @@ class StackConfig:
     rasa_port: int = 5005
     actions_port: int = 5055
     web_port: int = 8080
+    wechat_port: int = 8090
     var_dir: Path = field(default_factory=lambda: load_settings().var_dir)
     extra_env: tuple[tuple[str, str], ...] = ()
 
@@ -82,6 +83,7 @@ class Stack:
         self.token = os.environ.get("MATCHMAKER_RASA_TOKEN") or secrets.token_hex(16)
         self.push_secret = (dict(config.extra_env).get("MATCHMAKER_PUSH_SECRET")
                             or os.environ.get("MATCHMAKER_PUSH_SECRET") or secrets.token_hex(32))
+        self.gateway_secret = os.environ.get("MATCHMAKER_GATEWAY_SECRET") or secrets.token_hex(32)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self.log_dir = config.var_dir / "logs"
@@ -89,9 +91,10 @@ class Stack:
     def environment(self) -> dict[str, str]:
         """The environment every child process gets.
 
-        ``MATCHMAKER_PUSH_SECRET`` (the action server's web pushes to the Rasa server) is a
-        new random secret per run unless the environment sets one; ``MATCHMAKER_RASA_URL``
-        is where the Rasa server listens.
+        ``MATCHMAKER_PUSH_SECRET`` (the action server's web pushes to the Rasa server) and
+        ``MATCHMAKER_GATEWAY_SECRET`` (the messenger gateways' turns) are new random secrets
+        per run unless the environment sets them; ``MATCHMAKER_RASA_URL`` is where the Rasa
+        server listens.
         """
         env = dict(os.environ)
         env.update({
@@ -100,6 +103,7 @@ class Stack:
             "MATCHMAKER_ACTIONS_PORT": str(self.config.actions_port),
             "MATCHMAKER_TRACKER_DB": str(self.config.var_dir / "trackers.db"),
             "MATCHMAKER_PUSH_SECRET": self.push_secret, "MATCHMAKER_RASA_URL": self.config.rasa_url,
+            "MATCHMAKER_GATEWAY_SECRET": self.gateway_secret,
         })
         env.update(dict(self.config.extra_env))
         return env
@@ -120,6 +124,31 @@ class Stack:
         self._spawn("web", [str(APP_PYTHON), "-m", "bot.webpage", "--host", cfg.host, "--port", str(cfg.web_port),
                             "--socket-url", cfg.rasa_url])
         self._wait("web", cfg.page_url, timeout=60)
+        self.start_gateways()
+
+    def gateways(self) -> dict[str, bool]:
+        """Which messenger gateways this run starts (each needs its token)."""
+        env = self.environment()
+        return {"telegram": bool(env.get("TELEGRAM_BOT_TOKEN")), "wechat": bool(env.get("WECHAT_TOKEN"))}
+
+    def start_gateways(self) -> None:
+        """Start the Telegram and WeChat gateways whose tokens are set, each waited for."""
+        cfg = self.config
+        wanted = self.gateways()
+        if wanted["telegram"]:
+            ready = self.log_dir / "telegram.ready"
+            ready.unlink(missing_ok=True)
+            self._spawn("telegram", [str(APP_PYTHON), "-m", "channels.telegram_gateway", "--ready-file", str(ready)])
+            self._wait_for_file("telegram", ready, timeout=60)
+        if wanted["wechat"]:
+            self._spawn("wechat", [str(APP_PYTHON), "-m", "channels.wechat_gateway", "--host", cfg.host,
+                                   "--port", str(cfg.wechat_port)])
+            self._wait("wechat", f"http://{cfg.host}:{cfg.wechat_port}/health", timeout=60)
+
+    @property
+    def wechat_url(self) -> str:
+        """The WeChat server URL (what the official account's server configuration points at)."""
+        return f"http://{self.config.host}:{self.config.wechat_port}/wechat"
 
     def write_endpoints(self) -> Path:
         """Fill ``endpoints.yml``'s ``${VARIABLES}`` from the environment into the run folder."""
@@ -186,6 +215,16 @@ class Stack:
                                                  stdout=log, stderr=subprocess.STDOUT,
                                                  start_new_session=True)
 
+    def _wait_for_file(self, name: str, path: Path, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._processes[name].poll() is not None:
+                raise StackError(f"{name} exited; see {self.log_dir / (name + '.log')}")
+            if path.exists():
+                return
+            time.sleep(0.2)
+        raise StackError(f"{name} was not ready within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
+
     def _wait(self, name: str, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -199,6 +238,25 @@ class Stack:
                 pass
             time.sleep(1)
         raise StackError(f"{name} did not answer within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
+
+
+def messenger_lines(stack: Stack) -> str:
+    """Whether the Telegram and WeChat channels run, and where."""
+    env = stack.environment()
+    on = stack.gateways()
+    if on["telegram"]:
+        mode = f"webhook {env['TELEGRAM_WEBHOOK_URL']}" if env.get("TELEGRAM_WEBHOOK_URL") else "long polling"
+        telegram = f"Telegram:      on ({mode})"
+    else:
+        telegram = "Telegram:      off (set TELEGRAM_BOT_TOKEN to serve a bot)"
+    if on["wechat"]:
+        safe = "safe mode" if env.get("WECHAT_AES_KEY") else "plain mode"
+        push = "customer-service push on" if env.get("WECHAT_APP_ID") and env.get("WECHAT_APP_SECRET") \
+            else "no push: set WECHAT_APP_ID and WECHAT_APP_SECRET"
+        wechat = f"WeChat:        on at {stack.wechat_url} ({safe}, {push})"
+    else:
+        wechat = "WeChat:        off (set WECHAT_TOKEN to serve an official account)"
+    return f"{telegram}\n{wechat}"
 
 
 def demo_sign_in() -> str:
@@ -226,9 +284,10 @@ def main() -> None:
     parser.add_argument("--rasa-port", type=int, default=5005)
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--web-port", type=int, default=8080)
+    parser.add_argument("--wechat-port", type=int, default=8090)
     args = parser.parse_args()
     stack = Stack(StackConfig(model=args.model, rasa_port=args.rasa_port, actions_port=args.actions_port,
-                              web_port=args.web_port))
+                              web_port=args.web_port, wechat_port=args.wechat_port))
     stopping = False
 
     def request_stop(*_: object) -> None:
@@ -243,6 +302,7 @@ def main() -> None:
         stack.start()
         print(f"\nChat page:     {stack.config.page_url}\n"
               f"REST webhook:  {stack.config.rasa_url}/webhooks/rest/webhook\n"
+              f"{messenger_lines(stack)}\n"
               f"{demo_sign_in()}\n"
               "Press Ctrl-C to stop.", flush=True)
         while not stopping and not stack.dead():

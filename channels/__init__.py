@@ -1,9 +1,11 @@
-"""Channel adapters of negotiation threads: how thread messages reach each network.
+"""Channels: how users reach the assistant and how thread messages reach them.
 
-``channels.web`` pushes into an open chat page through the Rasa server's socket.io channel,
-``channels.loop`` drives a :class:`matchmaker.delivery.Dispatcher` from a background thread,
-``channels.push`` is the HTTP contract between the two processes and ``channels.presence``
-tracks which web sessions have a connected socket. ``channels.push`` and
-``channels.presence`` import nothing outside the standard library, so the Rasa process
-(Python 3.10) uses them too.
+Receiving: ``channels.telegram_gateway`` and ``channels.wechat_gateway`` are the messenger
+gateways (own processes) that run turns on the Rasa server through ``channels.turns`` and
+render the answers with ``channels.replies``; ``channels.gateway`` names their route, secret
+and sender prefixes. Pushing: ``channels.web``, ``channels.telegram`` and ``channels.wechat``
+are the outbox's adapters, driven by ``channels.loop``; ``channels.push`` is the web push
+contract and ``channels.presence`` tracks connected web sessions. ``channels.push``,
+``channels.presence`` and ``channels.gateway`` import nothing outside the standard library,
+so the Rasa process (Python 3.10) uses them too.
 """

@@ -2,8 +2,9 @@
 
 The action server's dispatcher hands each due ``telegram`` delivery to
 :class:`TelegramPushChannel`, which renders it and sends it with python-telegram-bot's
-``Bot.send_message``: buttons become an inline keyboard (their payloads the callback data),
-texts longer than Telegram's limit are split. The Bot API's answers decide what happens to
+``Bot.send_message`` (an ``ExtBot`` with PTB's ``AIORateLimiter``, so Telegram's flood limits
+are kept): buttons become an inline keyboard (their payloads the callback data), texts longer
+than Telegram's limit are split, a match card's title is bold. The Bot API's answers decide what happens to
 the outbox row: a 429 (``RetryAfter``), a server error or a network failure is transient (the
 row is retried with backoff); a 403 (the user blocked the bot) or a 400 (no such chat) is
 permanent. ``TELEGRAM_API_BASE`` points the channel at another Bot API server (a local one,
@@ -18,16 +19,20 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from channels.gateway import TELEGRAM_PREFIX
+from channels.push import Button, PushMessage
+from channels.replies import buttons_of, telegram_texts
 from matchmaker.delivery import Delivery, PermanentChannelError, TransientChannelError
 
 logger = logging.getLogger(__name__)
 
 Renderer = Callable[[Delivery], Sequence[Mapping[str, Any]]]
-TELEGRAM_PREFIX = "tg:"
 MAX_TEXT_CHARS = 4096
 MAX_CALLBACK_BYTES = 64
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
@@ -46,17 +51,32 @@ def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
     return [part for part in parts if part] or [""]
 
 
-def keyboard(buttons: Sequence[Mapping[str, Any]]) -> InlineKeyboardMarkup | None:
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
     """An inline keyboard of ``buttons`` (one per row); payloads over 64 bytes cannot be callbacks."""
     rows = []
-    for item in buttons:
-        payload = str(item.get("payload", ""))
-        if not payload or len(payload.encode()) > MAX_CALLBACK_BYTES:
-            logger.warning("button %r left out: its payload does not fit Telegram's callback data",
-                           item.get("title"))
+    for button in buttons:
+        if not button.payload or len(button.payload.encode()) > MAX_CALLBACK_BYTES:
+            logger.warning("button %r left out: its payload does not fit Telegram's callback data", button.title)
             continue
-        rows.append([InlineKeyboardButton(str(item.get("title", ""))[:64], callback_data=payload)])
+        rows.append([InlineKeyboardButton(button.title[:64], callback_data=button.payload)])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def telegram_parts(message: PushMessage) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """One bot message as Telegram messages (HTML text, keyboard on the last part)."""
+    return [(part.html, keyboard(part.buttons)) for part in telegram_texts(message, split_text)]
+
+
+def rate_limited_bot(token: str, api_base: str, timeout: float, retries: int = 0) -> ExtBot[int]:
+    """A bot of ``token`` at ``api_base`` whose calls keep to Telegram's flood limits (``AIORateLimiter``).
+
+    ``RetryAfter`` answers are retried by the limiter ``retries`` times (after the wait
+    Telegram asks for) before they reach the caller; the push channel leaves retrying to
+    the outbox.
+    """
+    request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+    return ExtBot(token, base_url=api_base.rstrip("/"), request=request,
+                  rate_limiter=AIORateLimiter(max_retries=retries))
 
 
 def chat_id_of(identity: str) -> int:
@@ -88,8 +108,7 @@ class TelegramPushChannel:
             raise ValueError("the bot token must not be empty")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
-        request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
-        self._bot = Bot(token, base_url=api_base.rstrip("/"), request=request)
+        self._bot = rate_limited_bot(token, api_base, timeout)
         self._render = render
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()
@@ -120,7 +139,7 @@ class TelegramPushChannel:
                 self._ready = True
             for index in range(self._sent_parts.get(key, 0), len(parts)):
                 text, markup = parts[index]
-                await self._bot.send_message(chat_id, text, reply_markup=markup)
+                await self._bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
                 self._sent_parts[key] = index + 1
         except RetryAfter as error:
             raise TransientChannelError(f"rate limited, retry after {error.retry_after}") from error
@@ -136,6 +155,4 @@ class TelegramPushChannel:
 
 def _parts(message: Mapping[str, Any]) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     """One rendered message as Telegram messages: the text split at the limit, the keyboard on the last."""
-    texts = split_text(str(message.get("text", "")))
-    markup = keyboard(message.get("buttons") or [])
-    return [(text, markup if number == len(texts) else None) for number, text in enumerate(texts, start=1)]
+    return telegram_parts(PushMessage(str(message.get("text", "")), buttons_of(message.get("buttons"))))

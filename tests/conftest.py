@@ -1,7 +1,9 @@
-"""One running assistant (action server, Rasa server, web page) shared by the integration tests.
+"""One running assistant (action server, Rasa server, web page, messenger gateways) shared by the integration tests.
 
 The stack runs on a small demo (a few hundred listings per corpus) in a temporary folder,
-with the Rasa model that ``make test`` trained (``MATCHMAKER_MODEL_ARCHIVE``).
+with the Rasa model that ``make test`` trained (``MATCHMAKER_MODEL_ARCHIVE``). Its Telegram
+and WeChat channels talk to local stand-ins of the Bot API and the WeChat API
+(``tests.standins``), started with it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import pytest
 
 from bot.stack import APP_PYTHON, Stack, StackConfig, post_json
 from matchmaker.settings import PROJECT_ROOT
+from tests.standins.telegram_api import TelegramBotApi
+from tests.standins.wechat_api import WeChatApi
 
 DEMO_LIMIT = "120"
 
@@ -34,19 +38,52 @@ def _model() -> Path:
 
 
 EVENTS_TABLE_PREFIX = f"test_{uuid.uuid4().hex[:8]}_"
+TELEGRAM_TOKEN = "7700001:stack-test-token"
+TELEGRAM_WEBHOOK_SECRET = uuid.uuid4().hex
+TELEGRAM_WEBHOOK_PORT = 8288
+WECHAT_PORT = 8290
+WECHAT_TOKEN = "stacktesttoken"
+WECHAT_APP_ID = "wx0000000000stack"
+WECHAT_APP_SECRET = uuid.uuid4().hex
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, hbase: tuple[str, int]) -> Iterator[Stack]:
+def bot_api() -> Iterator[TelegramBotApi]:
+    """The Bot API stand-in the stack's Telegram channel talks to."""
+    with TelegramBotApi(TELEGRAM_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def wechat_api() -> Iterator[WeChatApi]:
+    """The WeChat API stand-in the stack's WeChat channel talks to."""
+    with WeChatApi(WECHAT_APP_ID, WECHAT_APP_SECRET) as api:
+        yield api
+
+
+def messenger_env(bot_api: TelegramBotApi, wechat_api: WeChatApi) -> tuple[tuple[str, str], ...]:
+    """The settings that turn on the Telegram (webhook mode) and WeChat channels against the stand-ins."""
+    return (("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN), ("TELEGRAM_API_BASE", bot_api.base_url),
+            ("TELEGRAM_WEBHOOK_URL", f"http://127.0.0.1:{TELEGRAM_WEBHOOK_PORT}/telegram"),
+            ("TELEGRAM_WEBHOOK_PORT", str(TELEGRAM_WEBHOOK_PORT)), ("TELEGRAM_WEBHOOK_SECRET", TELEGRAM_WEBHOOK_SECRET),
+            ("WECHAT_TOKEN", WECHAT_TOKEN), ("WECHAT_APP_ID", WECHAT_APP_ID), ("WECHAT_APP_SECRET", WECHAT_APP_SECRET),
+            ("WECHAT_API_BASE", wechat_api.api_base), ("MATCHMAKER_PUSH_RETRY_SECONDS", "0.5"))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, hbase: tuple[str, int], bot_api: TelegramBotApi,
+          wechat_api: WeChatApi) -> Iterator[Stack]:
     """The assistant on a small demo, writing its behaviour events to the real HBase."""
     var_dir = tmp_path_factory.mktemp("var")
     env = {**os.environ, "MATCHMAKER_VAR_DIR": str(var_dir), "MATCHMAKER_DEMO_LIMIT": DEMO_LIMIT,
            "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run([str(APP_PYTHON), "-m", "matchmaker.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
-    config = StackConfig(model=_model(), rasa_port=5205, actions_port=5255, web_port=8280, var_dir=var_dir,
+    config = StackConfig(model=_model(), rasa_port=5205, actions_port=5255, web_port=8280, wechat_port=WECHAT_PORT,
+                         var_dir=var_dir,
                          extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1"),
                                     ("MATCHMAKER_EVENT_STORE", "hbase"),
-                                    ("MATCHMAKER_HBASE_TABLE_PREFIX", EVENTS_TABLE_PREFIX)))
+                                    ("MATCHMAKER_HBASE_TABLE_PREFIX", EVENTS_TABLE_PREFIX),
+                                    *messenger_env(bot_api, wechat_api)))
     try:
         with Stack(config) as running:
             yield running

@@ -1,0 +1,1 @@
+"""Local HTTP stand-ins for the Telegram Bot API and the WeChat official-account API, for tests and benchmarks."""
