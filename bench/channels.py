@@ -1,25 +1,28 @@
 """Turn time per channel (REST, Telegram, WeChat) under concurrent chats, and push time per messenger.
 
-    .venv/bin/python -m bench.channels [--chats 20] [--turns 5] [--pushes 200]
+    .venv/bin/python -m bench.channels [--chats 21] [--turns 15] [--pushes 200]
 
 The benchmark starts the assistant on ports of its own (the data under ``MATCHMAKER_VAR_DIR``,
 default ``var/``, and the newest model) with both messenger gateways, whose APIs are the local
 stand-ins of ``tests.standins`` (the real Bot API and WeChat servers cannot be reached here).
 
-**Turns.** For each channel in turn, ``--chats`` chats talk at once, each ``--turns`` turns of
+**Turns.** ``--chats`` chats talk at once, a third on each channel (chat ``i`` on channel
+``i mod 3``, so every channel meets the same load at the same time), each ``--turns`` turns of
 one script (a greeting, a problem from ``data/eval/chat_cases_*.jsonl``, "more", "my threads",
-"thanks"; half the chats in Chinese):
+"thanks"; half the chats in Chinese), with a pause of 0.5 s after each answer on every
+channel:
 
 * REST: ``POST /webhooks/rest/webhook`` until its answer;
 * Telegram: the update is posted to the gateway's webhook (with the secret) until the last
   ``sendMessage`` of the answer reaches the Bot API stand-in (the answer is complete when no
-  message followed for 0.5 s; that wait is not counted);
+  message followed for 0.5 s; that wait is the pause, not counted);
 * WeChat: the signed XML is posted to ``/wechat`` until the passive reply comes back.
 
 **Pushes.** A thread store of its own, in a temporary folder, with the action server's
 dispatcher loop and the real Telegram and WeChat push adapters: ``--pushes`` messages to 20
-signed-in identities per messenger; the push time is from the stored message (as when a
-party's turn is acknowledged) to its arrival at the API stand-in.
+signed-in identities per messenger, ``--push-rate`` per second (Telegram allows a bot about
+30 messages a second, and PTB's ``AIORateLimiter`` keeps to that); the push time is from the
+stored message (as when a party's turn is acknowledged) to its arrival at the API stand-in.
 
 The last line printed is one JSON object: ``{"chats", "turns", "rest": {...}, "telegram":
 {...}, "wechat": {...}, "push": {"telegram": {...}, "wechat": {...}}}`` with p50/p95 in ms,
@@ -134,29 +137,37 @@ def wechat_turn(follower: WeChatFollower, text: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+CHANNELS = ("rest", "telegram", "wechat")
+PAUSE_SECONDS = 0.5
+
+
 def run_chats(chats: int, turns: int, texts: dict[str, list[str]],
-              one_turn: Callable[[int, str], float]) -> dict[str, Any]:
-    """``chats`` chats at once, each its script; the turn times' summary."""
-    times: list[float] = []
-    errors: list[str] = []
+              one_turn: dict[str, Callable[[int, str], float]]) -> dict[str, dict[str, Any]]:
+    """``chats`` chats at once, chat ``i`` on channel ``i mod 3``; the turn times' summary per channel."""
+    times: dict[str, list[float]] = {name: [] for name in CHANNELS}
+    errors: dict[str, list[str]] = {name: [] for name in CHANNELS}
     lock = threading.Lock()
 
     def chat(number: int) -> None:
+        channel = CHANNELS[number % len(CHANNELS)]
         for text in script(number, turns, texts):
             try:
-                spent = one_turn(number, text)
+                spent = one_turn[channel](number, text)
             except Exception as error:  # noqa: BLE001 - counted and reported
                 with lock:
-                    errors.append(f"{type(error).__name__}: {error}")
+                    errors[channel].append(f"{type(error).__name__}: {error}")
                 continue
             with lock:
-                times.append(spent)
+                times[channel].append(spent)
+            if channel != "telegram":
+                time.sleep(PAUSE_SECONDS)
 
     with ThreadPoolExecutor(chats) as pool:
         list(pool.map(chat, range(chats)))
-    for sample in errors[:3]:
-        print(f"error: {sample}", file=sys.stderr)
-    return summary(times, errors)
+    for name in CHANNELS:
+        for sample in errors[name][:3]:
+            print(f"{name} error: {sample}", file=sys.stderr)
+    return {name: summary(times[name], errors[name]) for name in CHANNELS}
 
 
 def summary(times: Sequence[float], errors: Sequence[str]) -> dict[str, Any]:
@@ -166,7 +177,7 @@ def summary(times: Sequence[float], errors: Sequence[str]) -> dict[str, Any]:
             "p95_ms": round(percentile(values, 0.95)) if values else None, "errors": len(errors)}
 
 
-def push_times(pushes: int, bot_api: TelegramBotApi, wechat_api: WeChatApi) -> dict[str, Any]:
+def push_times(pushes: int, rate: float, bot_api: TelegramBotApi, wechat_api: WeChatApi) -> dict[str, Any]:
     """Push times through the dispatcher loop and the real adapters, per messenger."""
     with tempfile.TemporaryDirectory() as folder:
         store = SQLiteNegotiationStore(connect(Path(folder) / "bench.db"))
@@ -181,11 +192,11 @@ def push_times(pushes: int, bot_api: TelegramBotApi, wechat_api: WeChatApi) -> d
                               render, lambda _identity: "en")]
         results = {}
         for channel, prefix in zip(channels, ("tg:", "wx:"), strict=True):
-            results[channel.name] = push_run(store, channel, prefix, pushes, bot_api, wechat_api)
+            results[channel.name] = push_run(store, channel, prefix, pushes, rate, bot_api, wechat_api)
         return results
 
 
-def push_run(store: SQLiteNegotiationStore, channel: Channel, prefix: str, pushes: int,
+def push_run(store: SQLiteNegotiationStore, channel: Channel, prefix: str, pushes: int, rate: float,
              bot_api: TelegramBotApi, wechat_api: WeChatApi) -> dict[str, Any]:
     """``pushes`` messages to 20 identities of one messenger; the push times' summary."""
     identities = [f"{prefix}{900000 + n}" if prefix == "tg:" else f"{prefix}obench{n:04d}" for n in range(20)]
@@ -208,7 +219,7 @@ def push_run(store: SQLiteNegotiationStore, channel: Channel, prefix: str, pushe
             key = f"bench-{prefix}{n}"
             store.post_message(thread.id, thread.requester_id, f"push {key} ok", key)
             posted[key] = time.perf_counter()
-            time.sleep(0.01)
+            time.sleep(1.0 / rate)
             collect(bot_api, wechat_api, prefix, before, arrived)
         deadline = time.perf_counter() + 60
         while len(arrived) < pushes and time.perf_counter() < deadline:
@@ -241,7 +252,7 @@ def messenger_env(bot_api: TelegramBotApi, wechat_api: WeChatApi) -> tuple[tuple
             ("WECHAT_API_BASE", wechat_api.api_base))
 
 
-def benchmark(chats: int, turns: int, pushes: int, model: Path | None) -> dict[str, Any]:
+def benchmark(chats: int, turns: int, pushes: int, push_rate: float, model: Path | None) -> dict[str, Any]:
     """Start the stack with both gateways, measure every channel, stop it."""
     texts = problems()
     with TelegramBotApi(TOKEN) as bot_api, WeChatApi(APP_ID, APP_SECRET) as wechat_api:
@@ -253,36 +264,34 @@ def benchmark(chats: int, turns: int, pushes: int, model: Path | None) -> dict[s
             run = uuid.uuid4().hex[:6]
             for name in ("warm-up-en", "warm-up-zh"):
                 rest_turn(stack, f"{name}-{run}", texts["en"][0] if name.endswith("en") else texts["zh"][0])
-            result: dict[str, Any] = {"chats": chats, "turns": turns}
-            print("REST ...", file=sys.stderr)
-            result["rest"] = run_chats(chats, turns, texts,
-                                       lambda chat, text: rest_turn(stack, f"bench-{run}-{chat}", text))
-            print("Telegram ...", file=sys.stderr)
             clock = TelegramClock(bot_api)
             webhook = f"http://127.0.0.1:{PORTS['webhook']}/telegram"
             base = 800000 + int(time.time()) % 1000 * 100
-            result["telegram"] = run_chats(chats, turns, texts, lambda chat, text: clock.turn(webhook, base + chat, text))
-            clock.stop()
-            print("WeChat ...", file=sys.stderr)
             followers = [WeChatFollower(stack.wechat_url, WECHAT_TOKEN) for _ in range(chats)]
-            result["wechat"] = run_chats(chats, turns, texts, lambda chat, text: wechat_turn(followers[chat], text))
+            print(f"{chats} chats over REST, Telegram and WeChat ...", file=sys.stderr)
+            result: dict[str, Any] = {"chats": chats, "turns": turns, **run_chats(chats, turns, texts, {
+                "rest": lambda chat, text: rest_turn(stack, f"bench-{run}-{chat}", text),
+                "telegram": lambda chat, text: clock.turn(webhook, base + chat, text),
+                "wechat": lambda chat, text: wechat_turn(followers[chat], text)})}
+            clock.stop()
         for name in ("telegram", "wechat"):
             if result[name]["p95_ms"] is not None and result["rest"]["p95_ms"] is not None:
                 result[name]["added_p95_ms"] = result[name]["p95_ms"] - result["rest"]["p95_ms"]
         print("pushes ...", file=sys.stderr)
-        result["push"] = push_times(pushes, bot_api, wechat_api)
+        result["push"] = push_times(pushes, push_rate, bot_api, wechat_api)
     return result
 
 
 def main(argv: list[str] | None = None) -> None:
     """Measure and print the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--chats", type=int, default=20)
-    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--chats", type=int, default=21)
+    parser.add_argument("--turns", type=int, default=15)
     parser.add_argument("--pushes", type=int, default=200)
+    parser.add_argument("--push-rate", type=float, default=20.0, help="pushes per second")
     parser.add_argument("--model", type=Path)
     args = parser.parse_args(argv)
-    print(json.dumps(benchmark(args.chats, args.turns, args.pushes, args.model)), flush=True)
+    print(json.dumps(benchmark(args.chats, args.turns, args.pushes, args.push_rate, args.model)), flush=True)
 
 
 if __name__ == "__main__":
