@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from rasa_sdk import Tracker
@@ -11,7 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_services
-from matchmaker.delivery import Delivery
+from matchmaker.delivery import Delivery, channel_of
 from matchmaker.messages import localised
 from matchmaker.messages import word as common_word
 from matchmaker.negotiation import NegotiationError, Thread
@@ -76,8 +77,23 @@ def render_for(services: Services, delivery: Delivery, language: str) -> List[Di
     return render_delivery(delivery, language, counterpart)
 
 
+PUSH_SETTINGS = {"telegram": ("TELEGRAM_BOT_TOKEN",), "wechat": ("WECHAT_APP_ID", "WECHAT_APP_SECRET")}
+
+
+def pushed_to(sender_id: str) -> bool:
+    """Whether the sender's messenger has push on: its rows then go only through the outbox, in order."""
+    names = PUSH_SETTINGS.get(channel_of(sender_id))
+    return bool(names) and all(os.environ.get(name) for name in names or ())
+
+
 def show_waiting(dispatcher: CollectingDispatcher, sender_id: str, language: str) -> int:
-    """Put what waited for ``sender_id`` (requests, messages, notices) at the top of the reply."""
+    """Put what waited for ``sender_id`` (requests, messages, notices) at the top of the reply.
+
+    A Telegram or WeChat sender whose channel pushes gets nothing here: a reply travels apart
+    from the pushes, so handing rows to it could overtake the one being pushed.
+    """
+    if pushed_to(sender_id):
+        return 0
     services = get_services()
     waiting = services.threads.take_inbox(sender_id)
     if not waiting:
