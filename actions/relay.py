@@ -12,6 +12,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import get_services
+from channels.gateway import pushing_messengers
 from matchmaker.delivery import Delivery, channel_of
 from matchmaker.messages import localised
 from matchmaker.messages import word as common_word
@@ -77,13 +78,9 @@ def render_for(services: Services, delivery: Delivery, language: str) -> List[Di
     return render_delivery(delivery, language, counterpart)
 
 
-PUSH_SETTINGS = {"telegram": ("TELEGRAM_BOT_TOKEN",), "wechat": ("WECHAT_APP_ID", "WECHAT_APP_SECRET")}
-
-
 def pushed_to(sender_id: str) -> bool:
     """Whether the sender's messenger has push on: its rows then go only through the outbox, in order."""
-    names = PUSH_SETTINGS.get(channel_of(sender_id))
-    return bool(names) and all(os.environ.get(name) for name in names or ())
+    return channel_of(sender_id) in pushing_messengers(os.environ)
 
 
 def show_waiting(dispatcher: CollectingDispatcher, sender_id: str, language: str) -> int:

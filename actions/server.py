@@ -23,6 +23,7 @@ from sanic.request import Request
 
 from actions.relay import render_for
 from actions.services import get_services
+from channels.gateway import pushing_messengers
 from channels.loop import DispatchLoop
 from channels.push import SECRET_HEADER
 from channels.telegram import DEFAULT_API_BASE as TELEGRAM_API_BASE
@@ -51,8 +52,8 @@ def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
     """The push channels configured in ``env``.
 
     Web push needs the Rasa URL and the push secret, Telegram the bot token, WeChat the app
-    id and secret. A channel that is off still gets its outbox rows: they wait and are shown
-    at the top of the recipient's next reply.
+    id and secret (``channels.gateway.pushing_messengers``). A channel that is off still gets
+    its outbox rows: they wait and are shown at the top of the recipient's next reply.
     """
     channels: list[Channel] = []
 
@@ -65,10 +66,11 @@ def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
     else:
         logger.info("web push is off (MATCHMAKER_RASA_URL / MATCHMAKER_PUSH_SECRET not set): web users get "
                     "thread messages at the top of their next reply")
-    if env.get("TELEGRAM_BOT_TOKEN"):
+    messengers = pushing_messengers(env)
+    if "telegram" in messengers:
         channels.append(TelegramPushChannel(env["TELEGRAM_BOT_TOKEN"], render,
                                             api_base=env.get("TELEGRAM_API_BASE") or TELEGRAM_API_BASE))
-    if env.get("WECHAT_APP_ID") and env.get("WECHAT_APP_SECRET"):
+    if "wechat" in messengers:
         state = ChannelState(services.settings.var_dir / "wechat.db")
         service = CustomerService(env["WECHAT_APP_ID"], env["WECHAT_APP_SECRET"], state,
                                   api_base=env.get("WECHAT_API_BASE") or WECHAT_API_BASE)

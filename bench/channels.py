@@ -54,6 +54,7 @@ from matchmaker.listings import connect
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.notices import render_delivery
 from matchmaker.settings import PROJECT_ROOT, load_settings
+from tests.standins.accounts import MessengerAccounts
 from tests.standins.senders import WeChatFollower, telegram_webhook
 from tests.standins.telegram_api import TelegramBotApi, text_update
 from tests.standins.wechat_api import WeChatApi
@@ -62,6 +63,7 @@ TOKEN = "7700002:bench-token"
 APP_ID, APP_SECRET, WECHAT_TOKEN = "wx00000000000bench", uuid.uuid4().hex, "benchtoken"
 WEBHOOK_SECRET = uuid.uuid4().hex
 PORTS = {"rasa": 5605, "actions": 5655, "web": 8680, "webhook": 8688, "wechat": 8690}
+ACCOUNTS = MessengerAccounts(TOKEN, PORTS["webhook"], WEBHOOK_SECRET, WECHAT_TOKEN, APP_ID, APP_SECRET)
 SCRIPTS = {"en": ["hello", "", "more", "my threads", "thanks"], "zh": ["你好", "", "更多", "我的洽谈", "谢谢"]}
 QUIET_SECONDS = 0.5
 
@@ -208,7 +210,6 @@ def push_run(store: SQLiteNegotiationStore, channel: Channel, prefix: str, pushe
     sent_count = (lambda: len(bot_api.sent)) if prefix == "tg:" else (lambda: len(wechat_api.sent))
     posted: dict[str, float] = {}
     arrived: dict[str, float] = {}
-    before = sent_count()
     loop = DispatchLoop(Dispatcher(store, [channel]), interval=0.2, name=f"bench-{channel.name}")
     loop.run_once()
     before = sent_count()
@@ -243,29 +244,20 @@ def collect(bot_api: TelegramBotApi, wechat_api: WeChatApi, prefix: str, before:
                 arrived[word] = now
 
 
-def messenger_env(bot_api: TelegramBotApi, wechat_api: WeChatApi) -> tuple[tuple[str, str], ...]:
-    """The settings that turn both messengers on against the stand-ins."""
-    return (("TELEGRAM_BOT_TOKEN", TOKEN), ("TELEGRAM_API_BASE", bot_api.base_url),
-            ("TELEGRAM_WEBHOOK_URL", f"http://127.0.0.1:{PORTS['webhook']}/telegram"),
-            ("TELEGRAM_WEBHOOK_PORT", str(PORTS["webhook"])), ("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET),
-            ("WECHAT_TOKEN", WECHAT_TOKEN), ("WECHAT_APP_ID", APP_ID), ("WECHAT_APP_SECRET", APP_SECRET),
-            ("WECHAT_API_BASE", wechat_api.api_base))
-
-
 def benchmark(chats: int, turns: int, pushes: int, push_rate: float, model: Path | None) -> dict[str, Any]:
     """Start the stack with both gateways, measure every channel, stop it."""
     texts = problems()
     with TelegramBotApi(TOKEN) as bot_api, WeChatApi(APP_ID, APP_SECRET) as wechat_api:
         config = StackConfig(model=model or newest_model(), rasa_port=PORTS["rasa"], actions_port=PORTS["actions"],
                              web_port=PORTS["web"], wechat_port=PORTS["wechat"], var_dir=load_settings().var_dir,
-                             extra_env=messenger_env(bot_api, wechat_api))
+                             extra_env=ACCOUNTS.env(bot_api, wechat_api))
         print("starting the assistant with both gateways ...", file=sys.stderr)
         with Stack(config) as stack:
             run = uuid.uuid4().hex[:6]
             for name in ("warm-up-en", "warm-up-zh"):
                 rest_turn(stack, f"{name}-{run}", texts["en"][0] if name.endswith("en") else texts["zh"][0])
             clock = TelegramClock(bot_api)
-            webhook = f"http://127.0.0.1:{PORTS['webhook']}/telegram"
+            webhook = ACCOUNTS.webhook_url
             base = 800000 + int(time.time()) % 1000 * 100
             followers = [WeChatFollower(stack.wechat_url, WECHAT_TOKEN) for _ in range(chats)]
             print(f"{chats} chats over REST, Telegram and WeChat ...", file=sys.stderr)

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from matchmaker.settings import PROJECT_ROOT, load_settings
 
@@ -215,29 +215,28 @@ class Stack:
                                                  stdout=log, stderr=subprocess.STDOUT,
                                                  start_new_session=True)
 
-    def _wait_for_file(self, name: str, path: Path, timeout: float) -> None:
+    def _wait_until(self, name: str, ready: Callable[[], bool], timeout: float, pause: float) -> None:
+        """Poll ``ready`` until it holds; raise when ``name`` exits or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._processes[name].poll() is not None:
                 raise StackError(f"{name} exited; see {self.log_dir / (name + '.log')}")
-            if path.exists():
+            if ready():
                 return
-            time.sleep(0.2)
+            time.sleep(pause)
         raise StackError(f"{name} was not ready within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
 
+    def _wait_for_file(self, name: str, path: Path, timeout: float) -> None:
+        self._wait_until(name, path.exists, timeout, pause=0.2)
+
     def _wait(self, name: str, url: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._processes[name].poll() is not None:
-                raise StackError(f"{name} exited; see {self.log_dir / (name + '.log')}")
+        def answers() -> bool:
             try:
-                status, _ = _get(url)
-                if status == 200:
-                    return
+                return _get(url)[0] == 200
             except OSError:
-                pass
-            time.sleep(1)
-        raise StackError(f"{name} did not answer within {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
+                return False
+
+        self._wait_until(name, answers, timeout, pause=1.0)
 
 
 def messenger_lines(stack: Stack) -> str:

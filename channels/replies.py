@@ -133,9 +133,7 @@ def _lines_within(text: str, limit: int) -> Iterable[str]:
     """The lines of ``text``, any line longer than ``limit`` bytes cut into pieces that fit."""
     for line in text.split("\n"):
         while len(line.encode()) > limit:
-            cut = limit
-            while len(line[:cut].encode()) > limit:
-                cut -= 1
-            yield line[:cut]
-            line = line[cut:]
+            piece = line.encode()[:limit].decode("utf-8", errors="ignore")
+            yield piece
+            line = line[len(piece):]
         yield line

@@ -167,9 +167,7 @@ async def send_with_retry(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text
 
 def relay_of(context: ContextTypes.DEFAULT_TYPE) -> ChatRelay:
     """The application's relay."""
-    relay = context.application.bot_data["relay"]
-    assert isinstance(relay, ChatRelay)
-    return relay
+    return relay_of_application(context.application)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

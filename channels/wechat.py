@@ -6,7 +6,7 @@ gateway and the action server share), so both use one token and refresh it once;
 fetches a new one when WeChat says the old one expired (40001 / 42001) and repeats the call.
 WeChat's answers decide what happens to a push: system busy (-1), the API limit (45009), an
 HTTP or network failure and a follower who has not written for 48 hours (45015) are
-transient (the outbox retries, and the recipient's next message shows what waited); an
+transient (the outbox retries; 45015 clears once the follower writes again); an
 unknown openid (40003) or a follower who left (43004) is permanent.
 
 :class:`WeChatPushChannel` is the outbox's adapter: a delivery becomes one short text with
@@ -52,22 +52,23 @@ class ChannelState:
     """Access tokens and numbered choices, in one SQLite file shared by the channel's processes."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        """Use (and create) the file at ``path``."""
+        """Use (and create) the file at ``path``, on one connection shared by this process's threads."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
         self._clock = clock
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            for statement in _SCHEMA:
-                db.execute(statement)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self._path, timeout=10, isolation_level=None)
+    def _run(self, sql: str, values: tuple[Any, ...]) -> Any:
+        """One statement; the first row of its result (``None`` when it has none)."""
+        with self._lock:
+            return self._db.execute(sql, values).fetchone()
 
     def get(self, key: str) -> str | None:
         """The value of ``key`` unless it expired."""
-        with self._connect() as db:
-            row = db.execute("SELECT value, expires_at FROM kv WHERE key = ?", (key,)).fetchone()
+        row = self._run("SELECT value, expires_at FROM kv WHERE key = ?", (key,))
         if row is None or (row[1] is not None and row[1] <= self._clock()):
             return None
         return str(row[0])
@@ -75,26 +76,22 @@ class ChannelState:
     def put(self, key: str, value: str, ttl: float | None) -> None:
         """Keep ``value`` under ``key`` for ``ttl`` seconds (for ever when ``None``)."""
         expires = None if ttl is None else self._clock() + ttl
-        with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)", (key, value, expires))
+        self._run("INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)", (key, value, expires))
 
     def drop(self, key: str) -> None:
         """Forget ``key``."""
-        with self._connect() as db:
-            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+        self._run("DELETE FROM kv WHERE key = ?", (key,))
 
     def remember_choices(self, identity: str, payloads: Sequence[str]) -> None:
         """The numbered choices last shown to ``identity`` (a message without choices keeps the old ones)."""
         if not payloads:
             return
-        with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO choices (identity, payloads, updated_at) VALUES (?, ?, ?)",
-                       (identity, json.dumps(list(payloads), ensure_ascii=False), self._clock()))
+        self._run("INSERT OR REPLACE INTO choices (identity, payloads, updated_at) VALUES (?, ?, ?)",
+                  (identity, json.dumps(list(payloads), ensure_ascii=False), self._clock()))
 
     def choice(self, identity: str, number: int) -> str | None:
         """The payload of choice ``number`` last shown to ``identity``, if it is recent and exists."""
-        with self._connect() as db:
-            row = db.execute("SELECT payloads, updated_at FROM choices WHERE identity = ?", (identity,)).fetchone()
+        row = self._run("SELECT payloads, updated_at FROM choices WHERE identity = ?", (identity,))
         if row is None or row[1] < self._clock() - CHOICE_LIFETIME_SECONDS:
             return None
         payloads = json.loads(row[0])

@@ -29,7 +29,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,6 @@ class Turn:
     started: float
     by_api: bool = False
     passive: str | None = None
-    extra: list[str] = field(default_factory=list)
 
 
 class WeChatGateway:
@@ -123,7 +122,10 @@ class WeChatGateway:
         self._crypto = WeChatCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
         self._pending: dict[str, Turn] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self.turns_run = 0
+
+    def verify(self, args: Mapping[str, str]) -> str | None:
+        """The ``echostr`` answering WeChat's URL verification, or ``None`` for a forged request."""
+        return args.get("echostr", "") if self.signed(args) else None
 
     def signed(self, args: Mapping[str, str]) -> bool:
         """Whether the request's ``signature`` is the token's and its timestamp is recent."""
@@ -208,10 +210,10 @@ class WeChatGateway:
         if turn.by_api:
             return None
         if turn.passive is None:
-            parts = self._render(identity, messages, turn.language)
-            turn.passive, turn.extra = parts[0], parts[1:]
-            if turn.extra:
-                self._later(self._send_parts(identity, turn.extra))
+            first, *rest = self._render(identity, messages, turn.language)
+            turn.passive = first
+            if rest:
+                self._later(self._send_parts(identity, rest))
         return turn.passive
 
     def _typed(self, identity: str, text: str) -> str:
@@ -224,7 +226,6 @@ class WeChatGateway:
         return text
 
     async def _run(self, identity: str, text: str, language: str) -> list[PushMessage]:
-        self.turns_run += 1
         return await self._turns.turn(identity, text, language, {"channel": "wechat"})
 
     def _render(self, identity: str, messages: list[PushMessage], language: str) -> list[str]:
@@ -272,20 +273,10 @@ class WeChatGateway:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def verification(config: WeChatConfig, args: Mapping[str, str], clock: Callable[[], float] = time.time) -> str | None:
-    """The ``echostr`` to answer WeChat's URL verification with, or ``None`` for a forged request."""
-    try:
-        check_signature(config.token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
-    except InvalidSignatureException:
-        return None
-    return args.get("echostr", "")
-
-
-def create_app(config: WeChatConfig, service: CustomerService | None = None) -> Sanic:
+def create_app(config: WeChatConfig, state: ChannelState, service: CustomerService | None = None) -> Sanic:
     """The gateway's Sanic app."""
     app = Sanic("wechat_gateway")
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
-    state = ChannelState(config.state_path)
     holder: dict[str, WeChatGateway] = {}
 
     @app.before_server_start
@@ -302,7 +293,7 @@ def create_app(config: WeChatConfig, service: CustomerService | None = None) -> 
 
     @app.get("/wechat")
     async def verify(request: Request) -> response.HTTPResponse:
-        echo = verification(config, query(request))
+        echo = holder["gateway"].verify(query(request))
         return response.text(echo, status=200) if echo is not None else response.text("forbidden", status=403)
 
     @app.post("/wechat")
@@ -318,13 +309,13 @@ def create_app(config: WeChatConfig, service: CustomerService | None = None) -> 
     return app
 
 
-def customer_service(config: WeChatConfig) -> CustomerService | None:
+def customer_service(config: WeChatConfig, state: ChannelState) -> CustomerService | None:
     """The customer-service sender, when the app id and secret are set."""
     if not config.app_id or not config.app_secret:
         logger.warning("WECHAT_APP_ID / WECHAT_APP_SECRET not set: answers slower than the passive reply are "
                        "not delivered and threads are not pushed to WeChat")
         return None
-    return CustomerService(config.app_id, config.app_secret, ChannelState(config.state_path), config.api_base)
+    return CustomerService(config.app_id, config.app_secret, state, config.api_base)
 
 
 def main() -> None:
@@ -338,7 +329,8 @@ def main() -> None:
     from matchmaker.settings import load_settings
 
     config = WeChatConfig.from_env(os.environ, load_settings().var_dir)
-    create_app(config, customer_service(config)).run(host=args.host, port=args.port, single_process=True,
+    state = ChannelState(config.state_path)
+    create_app(config, state, customer_service(config, state)).run(host=args.host, port=args.port, single_process=True,
                                                      access_log=False, motd=False)
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from bot.stack import APP_PYTHON, Stack, StackConfig, post_json
 from matchmaker.settings import PROJECT_ROOT
+from tests.standins.accounts import MessengerAccounts
 from tests.standins.telegram_api import TelegramBotApi
 from tests.standins.wechat_api import WeChatApi
 
@@ -61,13 +62,8 @@ def wechat_api() -> Iterator[WeChatApi]:
         yield api
 
 
-def messenger_env(bot_api: TelegramBotApi, wechat_api: WeChatApi) -> tuple[tuple[str, str], ...]:
-    """The settings that turn on the Telegram (webhook mode) and WeChat channels against the stand-ins."""
-    return (("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN), ("TELEGRAM_API_BASE", bot_api.base_url),
-            ("TELEGRAM_WEBHOOK_URL", f"http://127.0.0.1:{TELEGRAM_WEBHOOK_PORT}/telegram"),
-            ("TELEGRAM_WEBHOOK_PORT", str(TELEGRAM_WEBHOOK_PORT)), ("TELEGRAM_WEBHOOK_SECRET", TELEGRAM_WEBHOOK_SECRET),
-            ("WECHAT_TOKEN", WECHAT_TOKEN), ("WECHAT_APP_ID", WECHAT_APP_ID), ("WECHAT_APP_SECRET", WECHAT_APP_SECRET),
-            ("WECHAT_API_BASE", wechat_api.api_base), ("MATCHMAKER_PUSH_RETRY_SECONDS", "0.5"))
+MESSENGERS = MessengerAccounts(TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_PORT, TELEGRAM_WEBHOOK_SECRET, WECHAT_TOKEN,
+                               WECHAT_APP_ID, WECHAT_APP_SECRET)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, hbase: tuple[str, int], bot_
                          extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1"),
                                     ("MATCHMAKER_EVENT_STORE", "hbase"),
                                     ("MATCHMAKER_HBASE_TABLE_PREFIX", EVENTS_TABLE_PREFIX),
-                                    *messenger_env(bot_api, wechat_api)))
+                                    *MESSENGERS.env(bot_api, wechat_api), ("MATCHMAKER_PUSH_RETRY_SECONDS", "0.5")))
     try:
         with Stack(config) as running:
             yield running

@@ -26,8 +26,8 @@ import pytest
 from bot.stack import APP_PYTHON, Stack, _get
 from matchmaker.settings import PROJECT_ROOT
 from tests.conftest import (
+    MESSENGERS,
     TELEGRAM_TOKEN,
-    TELEGRAM_WEBHOOK_PORT,
     TELEGRAM_WEBHOOK_SECRET,
     WECHAT_APP_ID,
     WECHAT_PORT,
@@ -48,7 +48,7 @@ from tests.standins.wechat_api import WeChatApi
 
 pytestmark = pytest.mark.integration
 
-WEBHOOK = f"http://127.0.0.1:{TELEGRAM_WEBHOOK_PORT}/telegram"
+WEBHOOK = MESSENGERS.webhook_url
 WECHAT = f"http://127.0.0.1:{WECHAT_PORT}/wechat"
 ZH_DEMAND = "我们公司需要提高水稻产量的种植技术，最好是成熟技术"
 CATHODE_DEMAND = "我们是一家电池企业，想找高镍三元正极材料的包覆改性技术，提高循环寿命"
