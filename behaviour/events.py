@@ -28,6 +28,7 @@ KINDS = (
     "dispute",         # a dispute was raised about a deal
     "verified",        # a participant's organisation was verified
     "disclosed",       # both parties confirmed the NDA; names and contacts were revealed
+    "recommended",     # an intermediary recommended a listing to a party of a thread
 )
 
 

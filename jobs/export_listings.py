@@ -22,8 +22,12 @@ EXPORT_FILE = "listings.jsonl"
 
 
 def export_listings(store: ListingStore, output_uri: str, webhdfs_url: str | None = None) -> int:
-    """Write every listing of ``store`` as one JSON line each; return how many were written."""
-    lines = [json.dumps(asdict(listing), ensure_ascii=False) for listing in store.iter_all()]
+    """Write every published listing of ``store`` as one JSON line each; return how many were written.
+
+    Listings waiting for review, or rejected, are not searchable, so the index job never sees them.
+    """
+    lines = [json.dumps(asdict(listing), ensure_ascii=False) for listing in store.iter_all()
+             if listing.status == "published"]
     target = resolve(output_uri, webhdfs_url)
     target.store.makedirs(target.path)
     target.store.write_bytes(target.child(EXPORT_FILE).path, ("\n".join(lines) + "\n").encode("utf-8"))

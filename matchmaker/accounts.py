@@ -62,6 +62,16 @@ class Participant:
     region: str = ""
     field: str = ""
     contact: str = ""
+    covers_fields: tuple[str, ...] = ()
+    covers_regions: tuple[str, ...] = ()
+
+    def covers(self, field: str, region: str) -> bool:
+        """Whether an intermediary covers ``field`` in ``region`` (an empty coverage covers all)."""
+        if self.role != "intermediary":
+            return False
+        fields_ok = not self.covers_fields or "*" in self.covers_fields or field in self.covers_fields
+        regions_ok = not self.covers_regions or "*" in self.covers_regions or region in self.covers_regions
+        return fields_ok and regions_ok
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,11 @@ class AccountStore(Protocol):
         """Link ``sender_id`` to the participant of ``code``."""
         ...
 
+    def create_invite(self, org_name: str | None, owner_id: str | None, role: str = "member",
+                      ttl_seconds: int = DEFAULT_TTL_SECONDS) -> Invite:
+        """Like :meth:`invite`, returning the participant and the expiry with the code."""
+        ...
+
     def acting_id(self, sender_id: str) -> str:
         """The participant id ``sender_id`` acts as (an anonymous contact's id when not linked)."""
         ...
@@ -103,6 +118,14 @@ class AccountStore(Protocol):
 
     def remember_language(self, sender_id: str, language: str) -> None:
         """Keep the language a sender id last wrote in."""
+        ...
+
+    def intermediaries(self) -> list[Participant]:
+        """Every intermediary, by id."""
+        ...
+
+    def set_coverage(self, participant_id: str, fields: Sequence[str], regions: Sequence[str]) -> Participant:
+        """Set the fields and regions an intermediary covers."""
         ...
 
     def language_of(self, sender_id: str, default: str = "zh") -> str:
@@ -143,6 +166,11 @@ _STEPS = (
         language TEXT NOT NULL,
         updated_at REAL NOT NULL
     );
+    """,
+    """
+    ALTER TABLE participants ADD COLUMN covers_fields TEXT NOT NULL DEFAULT '';
+    ALTER TABLE participants ADD COLUMN covers_regions TEXT NOT NULL DEFAULT '';
+    CREATE INDEX participants_role ON participants(role);
     """,
 )
 
@@ -296,6 +324,27 @@ class SQLiteAccountStore:
                                    (sender_id,)).fetchone()
         return str(row[0]) if row is not None else default
 
+    def intermediaries(self) -> list[Participant]:
+        """Every participant with the intermediary role, by id."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM participants WHERE role = 'intermediary' ORDER BY id").fetchall()
+        return [_row_participant(r) for r in rows]
+
+    def set_coverage(self, participant_id: str, fields: Sequence[str], regions: Sequence[str]) -> Participant:
+        """Set the fields and regions an intermediary covers (empty or ``*``: all).
+
+        Raises:
+            AccountError: ``unknown_participant`` (no such intermediary).
+        """
+        with transaction(self._db, self._lock) as db:
+            changed = db.execute("UPDATE participants SET covers_fields = ?, covers_regions = ? WHERE id = ?"
+                                 " AND role = 'intermediary'", (_joined(fields), _joined(regions),
+                                                               participant_id)).rowcount
+            found = _participant(db, participant_id)
+        if not changed or found is None:
+            raise AccountError("unknown_participant", f"no intermediary {participant_id!r}")
+        return found
+
     def set_contact(self, participant_id: str, contact: str) -> Participant:
         """Replace the contact details shown to counterparts once a thread is disclosed.
 
@@ -362,10 +411,20 @@ def _check_invite(org_name: str | None, owner_id: str | None, role: str, ttl_sec
 
 def _participant(db: sqlite3.Connection, participant_id: str) -> Participant | None:
     row = db.execute("SELECT * FROM participants WHERE id = ?", (participant_id,)).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _row_participant(row)
+
+
+def _row_participant(row: sqlite3.Row) -> Participant:
     return Participant(row["id"], row["display_name"], row["org_type"], row["role"], row["region"],
-                       row["field"], row["contact"])
+                       row["field"], row["contact"], _split(row["covers_fields"]), _split(row["covers_regions"]))
+
+
+def _joined(values: Sequence[str]) -> str:
+    return ",".join(sorted({v.strip() for v in values if v.strip()}))
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v for v in (value or "").split(",") if v)
 
 
 def _from_listings(db: sqlite3.Connection, column: str, value: str, role: str) -> Participant | None:
@@ -396,6 +455,8 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--owner-id", help="listing owner id, e.g. org:eastlake-medical-university--demo-")
     invite.add_argument("--role", choices=ROLES, default="member")
     invite.add_argument("--ttl-hours", type=float, default=DEFAULT_TTL_SECONDS / 3600)
+    invite.add_argument("--fields", default="", help="an intermediary's fields, comma-separated (default: all)")
+    invite.add_argument("--regions", default="", help="an intermediary's regions, comma-separated (default: all)")
     return parser
 
 
@@ -417,7 +478,12 @@ def main(argv: Sequence[str] | None = None, store: AccountStore | None = None) -
         store = SQLiteAccountStore(connect(load_settings().database_path))
     try:
         ttl = int(args.ttl_hours * 3600)
-        code = store.invite(args.org, args.owner_id, role=args.role, ttl_seconds=ttl)
+        if args.role != "intermediary" and (args.fields or args.regions):
+            raise AccountError("bad_request", "--fields and --regions are for intermediaries")
+        invite = store.create_invite(args.org, args.owner_id, role=args.role, ttl_seconds=ttl)
+        code = invite.code
+        if args.role == "intermediary":
+            store.set_coverage(invite.participant.id, args.fields.split(","), args.regions.split(","))
     except AccountError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -80,16 +80,23 @@ class Thread:
     answered_at: float | None = None
     nda_version: str = ""
     close_reason: str = ""
+    broker_id: str = ""
 
     def other_party(self, participant_id: str) -> str:
         """The participant on the other side from ``participant_id``."""
         return self.owner_id if participant_id == self.requester_id else self.requester_id
 
+    def others(self, participant_id: str) -> list[str]:
+        """Everyone in the thread but ``participant_id`` (the parties and the broker, if any)."""
+        return [p for p in (self.owner_id, self.requester_id, self.broker_id) if p and p != participant_id]
+
     def role_of(self, participant_id: str) -> str:
-        """``owner`` or ``requester`` (``""`` for someone who is neither)."""
+        """``owner``, ``requester`` or ``broker`` (``""`` for someone who is none of them)."""
         if participant_id == self.owner_id:
             return "owner"
-        return "requester" if participant_id == self.requester_id else ""
+        if participant_id == self.requester_id:
+            return "requester"
+        return "broker" if participant_id and participant_id == self.broker_id else ""
 
     @property
     def disclosed(self) -> bool:
@@ -297,8 +304,21 @@ def load_nda(path: Path) -> Nda:
 
 
 def parties(thread: Thread) -> frozenset[str]:
-    """The participants who may read and act in ``thread`` (the one place deciding access)."""
-    return frozenset((thread.requester_id, thread.owner_id))
+    """The participants who may read and act in ``thread`` (the one place deciding access).
+
+    The two parties, and the intermediary assigned to the thread as its broker.
+    """
+    return frozenset(p for p in (thread.requester_id, thread.owner_id, thread.broker_id) if p)
+
+
+def check_party(thread: Thread, actor: str, move: str) -> None:
+    """Moves only the two parties make (NDA, withdrawing, rating) refuse the broker.
+
+    Raises:
+        NegotiationError: ``not_allowed`` for the broker.
+    """
+    if actor not in (thread.owner_id, thread.requester_id):
+        raise NegotiationError("not_allowed", f"only the parties {move}")
 
 
 def can_access(thread: Thread, participant_id: str) -> bool:

@@ -44,6 +44,7 @@ from matchmaker.negotiation import (
     check_can_propose,
     check_message,
     check_open,
+    check_party,
     check_rating,
     check_terms,
     counterpart_facts,
@@ -136,14 +137,20 @@ _STEPS = (
     """
     ALTER TABLE outbox ADD COLUMN leased_until REAL NOT NULL DEFAULT 0;
     """,
+    """
+    ALTER TABLE threads ADD COLUMN broker_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX threads_broker ON threads(broker_id);
+    """,
 )
+NOTICE_THREAD = 0
+NOTICE_SENDER = "platform"
 
 _DELIVERY_SELECT = """
 SELECT o.id, o.thread_id, o.seq, o.identity, o.channel, o.attempts, o.created_at,
-       m.kind, m.body, m.data, m.sender_id, t.owner_id, t.requester_id
+       m.kind, m.body, m.data, m.sender_id, t.owner_id, t.requester_id, t.broker_id
 FROM outbox o
 JOIN thread_messages m ON m.thread_id = o.thread_id AND m.seq = o.seq
-JOIN threads t ON t.id = o.thread_id
+LEFT JOIN threads t ON t.id = o.thread_id
 """
 
 
@@ -202,11 +209,11 @@ class SQLiteNegotiationStore:
             return check_access(_get(self._db, thread_id), viewer)
 
     def for_participant(self, participant_id: str) -> list[Thread]:
-        """Threads where ``participant_id`` is either party, most recent first."""
+        """Threads where ``participant_id`` is either party or the broker, most recent first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM threads WHERE requester_id = ? OR owner_id = ? ORDER BY updated_at DESC, id DESC",
-                (participant_id, participant_id)).fetchall()
+                "SELECT * FROM threads WHERE requester_id = ? OR owner_id = ? OR broker_id = ?"
+                " ORDER BY updated_at DESC, id DESC", (participant_id, participant_id, participant_id)).fetchall()
         return [_thread(r) for r in rows]
 
     # -- moves ----------------------------------------------------------------------------
@@ -263,6 +270,7 @@ class SQLiteNegotiationStore:
         now = self._clock()
         with transaction(self._db, self._lock) as db:
             thread = check_access(_get(db, thread_id), actor)
+            check_party(thread, actor, "confirm the NDA")
             state = nda_state(thread, actor, nda_version)
             column = "owner_nda_at" if actor == thread.owner_id else "requester_nda_at"
             db.execute(f"UPDATE threads SET state = ?, {column} = ?, nda_version = ?, updated_at = ? WHERE id = ?",
@@ -285,8 +293,9 @@ class SQLiteNegotiationStore:
         now = self._clock()
         with transaction(self._db, self._lock) as db:
             thread = check_access(_get(db, thread_id), actor)
+            check_party(thread, actor, "withdraw from a thread")
             withdraw_state(thread)
-            updated = self._close(db, thread, actor, "withdrawn", now, [thread.other_party(actor)])
+            updated = self._close(db, thread, actor, "withdrawn", now, thread.others(actor))
         self._record([_event("closed", updated, actor, updated.other_party(actor), now, reason="withdrawn")])
         return updated
 
@@ -309,7 +318,7 @@ class SQLiteNegotiationStore:
                               (*ACTIVE_STATES, cutoff)).fetchall()
             for row in rows:
                 thread = _thread(row)
-                recipients = [thread.owner_id, thread.requester_id]
+                recipients = thread.others("")
                 closed.append(self._close(db, thread, "", "expired", now, recipients))
         self._record([_event("closed", t, t.owner_id, t.requester_id, now, reason="expired") for t in closed])
         return closed
@@ -339,7 +348,7 @@ class SQLiteNegotiationStore:
                 return _message(row), False
             text = check_message(thread, body, client_key)
             message = _append(db, thread, sender_pid, "text", text, {}, client_key, now,
-                              self._recipients([thread.other_party(sender_pid)]))
+                              self._recipients(thread.others(sender_pid)))
             first_answer = sender_pid == thread.owner_id and thread.answered_at is None
             if first_answer:
                 db.execute("UPDATE threads SET answered_at = ? WHERE id = ?", (now, thread.id))
@@ -388,6 +397,7 @@ class SQLiteNegotiationStore:
         now = self._clock()
         with transaction(self._db, self._lock) as db:
             old, thread = _proposal_for(db, proposal_id, actor)
+            check_party(thread, actor, "answer a proposal")
             check_answer_proposal(thread, old, actor)
             db.execute("UPDATE proposals SET state = 'superseded', decided_at = ? WHERE id = ?", (now, old.id))
             proposal = self._add_proposal(db, thread, actor, checked, old.id, now)
@@ -396,20 +406,29 @@ class SQLiteNegotiationStore:
     def accept_proposal(self, proposal_id: int, actor: str) -> Thread:
         """The other party accepts a pending proposal: the thread is ``agreed`` (a deal).
 
+        A proposal the broker suggested is not a deal when one party accepts it: it becomes
+        that party's proposal to the other, who accepts, counters or rejects it.
+
         Raises:
             NoSuchThread: the proposal is missing or its thread is not the actor's.
-            NegotiationError: ``bad_state``, ``bad_proposal`` or ``not_allowed`` (own proposal).
+            NegotiationError: ``bad_state``, ``bad_proposal`` or ``not_allowed`` (own proposal,
+                or the broker answering).
         """
         now = self._clock()
         with transaction(self._db, self._lock) as db:
             proposal, thread = _proposal_for(db, proposal_id, actor)
+            check_party(thread, actor, "answer a proposal")
             check_answer_proposal(thread, proposal, actor)
+            if proposal.proposer_id == thread.broker_id:
+                db.execute("UPDATE proposals SET state = 'superseded', decided_at = ? WHERE id = ?", (now, proposal.id))
+                self._add_proposal(db, thread, actor, proposal.terms, proposal.id, now)
+                return _require(_get(db, thread.id))
             db.execute("UPDATE proposals SET state = 'accepted', decided_at = ? WHERE id = ?", (now, proposal.id))
             db.execute("UPDATE threads SET state = 'agreed', updated_at = ? WHERE id = ?", (now, thread.id))
             updated = _require(_get(db, thread.id))
             _append(db, updated, actor, "system", "deal", {"proposal_id": proposal.id}, None, now,
-                    self._recipients([proposal.proposer_id]))
-        self._record([_event("deal", updated, actor, proposal.proposer_id, now)])
+                    self._recipients(updated.others(actor)))
+        self._record([_event("deal", updated, actor, updated.other_party(actor), now)])
         return updated
 
     def reject_proposal(self, proposal_id: int, actor: str) -> Proposal:
@@ -422,6 +441,7 @@ class SQLiteNegotiationStore:
         now = self._clock()
         with transaction(self._db, self._lock) as db:
             proposal, thread = _proposal_for(db, proposal_id, actor)
+            check_party(thread, actor, "answer a proposal")
             check_answer_proposal(thread, proposal, actor)
             db.execute("UPDATE proposals SET state = 'rejected', decided_at = ? WHERE id = ?", (now, proposal.id))
             _append(db, thread, actor, "system", "proposal_rejected", {"proposal_id": proposal.id}, None, now,
@@ -453,6 +473,7 @@ class SQLiteNegotiationStore:
         now = self._clock()
         with transaction(self._db, self._lock) as db:
             thread = check_access(_get(db, thread_id), rater)
+            check_party(thread, rater, "rate each other")
             text = check_rating(thread, stars, comment)
             rating = Rating(thread.id, rater, thread.other_party(rater), stars, text, now)
             try:
@@ -504,6 +525,89 @@ class SQLiteNegotiationStore:
             thread = self.thread(thread_id, viewer)
             return History(thread, self.counterpart_view(thread, viewer),
                            tuple(self.messages(thread_id, viewer)), tuple(self.proposals(thread_id, viewer)))
+
+    # -- brokers and notices --------------------------------------------------------------
+
+    def set_broker(self, thread_id: int, broker_id: str) -> Thread:
+        """Make an intermediary the thread's broker; both parties are told (a ``broker_joined`` notice).
+
+        The caller (the desk) checks that ``broker_id`` is an intermediary who took or was
+        assigned the thread.
+
+        Raises:
+            NoSuchThread: for a missing thread.
+            NegotiationError: ``not_allowed`` when ``broker_id`` is one of the parties.
+        """
+        now = self._clock()
+        with transaction(self._db, self._lock) as db:
+            thread = _require(_get(db, thread_id))
+            if broker_id in (thread.owner_id, thread.requester_id) or not broker_id:
+                raise NegotiationError("not_allowed", "a party cannot be the thread's broker")
+            if thread.broker_id == broker_id:
+                return thread
+            db.execute("UPDATE threads SET broker_id = ?, updated_at = ? WHERE id = ?", (broker_id, now, thread.id))
+            updated = _require(_get(db, thread.id))
+            _append(db, updated, broker_id, "system", "broker_joined", {}, None, now,
+                    self._recipients(updated.others(broker_id)))
+        return updated
+
+    def recommend(self, thread_id: int, broker_id: str, listing: Listing, note: str = "") -> Message:
+        """The thread's broker shows both parties a listing (a ``recommendation`` card).
+
+        Raises:
+            NoSuchThread: the thread is missing or ``broker_id`` is not its broker.
+            NegotiationError: ``not_allowed`` for a party, ``bad_state`` for a finished thread.
+        """
+        now = self._clock()
+        with transaction(self._db, self._lock) as db:
+            thread = check_access(_get(db, thread_id), broker_id)
+            if broker_id != thread.broker_id:
+                raise NegotiationError("not_allowed", "only the thread's broker recommends listings")
+            check_message(thread, listing.title, "recommendation")
+            data = {"listing_id": listing.id, "title": listing.title, "kind": listing.kind, "note": note[:300]}
+            message = _append(db, thread, broker_id, "recommendation", listing.title, data, None, now,
+                              self._recipients(thread.others(broker_id)))
+        self._record([Event("recommended", broker_id, listing_id=listing.id, subject_id=p, thread_id=thread.id,
+                            ts=now).validated() for p in thread.others(broker_id)])
+        return message
+
+    def notify(self, participant_ids: Sequence[str], body: str, data: dict[str, Any], key: str) -> bool:
+        """Queue a notice outside any thread (an alert, a queue item, a review outcome, a handoff turn).
+
+        A notice is a message of pseudo-thread 0 with outbox rows per recipient identity, so it
+        travels like thread traffic: in order per identity, retried, handed out once. ``key`` is
+        unique: a second notice with the same key stores nothing.
+
+        Returns:
+            Whether the notice was stored now (``False`` for a repeated key).
+        """
+        now = self._clock()
+        recipients = self._recipients(dict.fromkeys(p for p in participant_ids if p))
+        with transaction(self._db, self._lock) as db:
+            seen = db.execute("SELECT 1 FROM thread_messages WHERE thread_id = ? AND sender_id = ? AND client_key = ?",
+                              (NOTICE_THREAD, NOTICE_SENDER, key)).fetchone()
+            if seen is not None:
+                return False
+            seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM thread_messages WHERE thread_id = ?",
+                                 (NOTICE_THREAD,)).fetchone()[0])
+            db.execute("INSERT INTO thread_messages (thread_id, seq, sender_id, kind, body, data, client_key, created_at)"
+                       " VALUES (?, ?, ?, 'notice', ?, ?, ?, ?)",
+                       (NOTICE_THREAD, seq, NOTICE_SENDER, body, json.dumps(data, ensure_ascii=False, sort_keys=True),
+                        key, now))
+            db.executemany("INSERT OR IGNORE INTO outbox (thread_id, seq, recipient_id, identity, channel,"
+                           " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(NOTICE_THREAD, seq, participant, identity, channel_of(identity), now, now)
+                            for participant, identity in recipients])
+        return True
+
+    def notices_for(self, participant_id: str, since_seq: int = 0) -> list[Message]:
+        """Notices addressed to ``participant_id`` (through any of its identities), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT m.* FROM thread_messages m JOIN outbox o ON o.thread_id = m.thread_id"
+                " AND o.seq = m.seq WHERE m.thread_id = ? AND o.recipient_id = ? AND m.seq > ? ORDER BY m.seq",
+                (NOTICE_THREAD, participant_id, since_seq)).fetchall()
+        return [_message(r) for r in rows]
 
     # -- outbox ---------------------------------------------------------------------------
 
@@ -652,7 +756,7 @@ class SQLiteNegotiationStore:
                 "price_yuan": terms.price_yuan, "duration_days": terms.duration_days,
                 "milestones": list(terms.milestones)}
         _append(db, thread, actor, "proposal", "counter" if supersedes else "proposal", data, None, now,
-                self._recipients([thread.other_party(actor)]))
+                self._recipients(thread.others(actor)))
         return proposal
 
     def _recipients(self, participant_ids: Iterable[str]) -> list[tuple[str, str]]:
@@ -750,7 +854,7 @@ def _thread(row: sqlite3.Row) -> Thread:
     return Thread(int(row["id"]), int(row["listing_id"]), row["requester_id"], row["owner_id"], row["state"],
                   row["context"], float(row["created_at"]), float(row["updated_at"]), _float(row["owner_nda_at"]),
                   _float(row["requester_nda_at"]), _float(row["answered_at"]), row["nda_version"],
-                  row["close_reason"])
+                  row["close_reason"], row["broker_id"])
 
 
 def _float(value: object) -> float | None:
@@ -770,7 +874,9 @@ def _proposal(row: sqlite3.Row) -> Proposal:
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:
-    role = "system" if row["kind"] == "system" else "owner" if row["sender_id"] == row["owner_id"] else "requester"
+    sender = row["sender_id"]
+    role = "system" if row["kind"] in ("system", "notice") or row["owner_id"] is None else \
+        "owner" if sender == row["owner_id"] else "broker" if sender == row["broker_id"] else "requester"
     return Delivery(int(row["id"]), int(row["thread_id"]), int(row["seq"]), row["identity"], row["channel"],
                     row["kind"], row["body"], json.loads(row["data"]), role, int(row["attempts"]),
                     float(row["created_at"]))

@@ -99,7 +99,7 @@ def test_migrations_are_idempotent_and_keep_data(backend: Backend) -> None:
     store = backend.store()
     thread, _ = store.open(1, "alice", OWNER, "kiln")
     versions = backend.versions()
-    assert versions == {"accounts": 2, "negotiation": 3}
+    assert versions == {"accounts": 3, "negotiation": 4, "listings": 2}
     for _ in range(3):
         again = backend.store()
     assert backend.versions() == versions
@@ -110,7 +110,7 @@ def test_migrations_are_idempotent_and_keep_data(backend: Backend) -> None:
 def test_the_old_threads_table_is_migrated_with_its_rows(backend: Backend) -> None:
     backend.seed_old_threads(OLD_ROWS)
     store = backend.store()
-    assert backend.versions()["negotiation"] == 3
+    assert backend.versions()["negotiation"] == 4
     kept = sorted(store.for_participant(OWNER) + store.for_participant("org:other"), key=lambda t: t.id)
     assert [(t.id, t.listing_id, t.requester_id, t.state, t.context, t.created_at) for t in kept] == [
         (i + 1, r[0], r[1], r[3], r[4], r[5]) for i, r in enumerate(OLD_ROWS)]
@@ -125,7 +125,7 @@ def test_the_old_threads_table_is_migrated_with_its_rows(backend: Backend) -> No
     assert [m.seq for m in store.messages(2, "alice")] == [1, 2]
     assert store.rate(4, "bob", 5).rated_id == OWNER
     backend.store()
-    assert backend.versions()["negotiation"] == 3
+    assert backend.versions()["negotiation"] == 4
 
 
 def test_concurrent_writers_get_strictly_increasing_seqs_and_lose_nothing(backend: Backend) -> None:
