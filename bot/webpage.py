@@ -7,11 +7,15 @@ only a fixed set of files:
 * ``/`` and ``/index.html``: the page;
 * ``/threads``: the thread view (``threads.html``), and its JSON API under ``/api/threads``
   (``bot.thread_api``; the only POST the server takes);
+* ``/admin/stats``: the operator's statistics page (``stats.html``), and its data under
+  ``/stats`` and ``/stats.csv`` (``bot.stats_api``, for the holder of the operator token
+  ``MATCHMAKER_ADMIN_TOKEN``);
 * ``/config.js``: rendered at start-up, tells the page where the socket.io server is;
 * ``/static/<file>``: the page's own CSS and JavaScript (``bot/web/static/``);
-* ``/vendor/rasa-webchat.js``: the widget bundle, out of ``bot/web/node_modules``.
+* ``/vendor/rasa-webchat.js``: the widget bundle, and ``/vendor/echarts.js``: Apache ECharts
+  for the statistics page, both out of ``bot/web/node_modules``.
 
-Anything else is a 404. The API opens the database on its first request, never before.
+Anything else is a 404. The APIs open the database on their first request, never before.
 Every response carries a Content-Security-Policy that allows
 scripts from the page's own origin only and network connections to the page's origin
 and the socket.io server.
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import os
 import sys
 from functools import partial
 from http import HTTPStatus
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
+from bot.stats_api import TOKEN_ENV, StatsApi, open_default_names
 from bot.thread_api import MAX_REQUEST_BYTES, SESSION_HEADER, ApiResponse, LazyBackend, ThreadApi, open_default_backend
 
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent / "web"
@@ -41,8 +47,11 @@ DEFAULT_SOCKET_PATH = "/socket.io/"
 # message when none is set; a greeting lets the assistant introduce itself.
 DEFAULT_INIT_PAYLOAD = "/greet"
 WIDGET_BUNDLE = Path("node_modules") / "rasa-webchat" / "lib" / "index.js"
+CHARTS_BUNDLE = Path("node_modules") / "echarts" / "dist" / "echarts.min.js"
 STATIC_DIR = "static"
 THREADS_PAGE = "threads.html"
+STATS_PAGE = "stats.html"
+VENDOR_BUNDLES: Dict[str, Path] = {"/vendor/rasa-webchat.js": WIDGET_BUNDLE, "/vendor/echarts.js": CHARTS_BUNDLE}
 
 CONTENT_TYPES: Dict[str, str] = {
     ".html": "text/html; charset=utf-8",
@@ -119,7 +128,7 @@ def render_config(
 def resolve_file(web_root: Path, url_path: str) -> Optional[Path]:
     """The file under ``web_root`` that ``url_path`` names, or None for a 404.
 
-    Only the page, the widget bundle and files directly inside ``static/`` are
+    Only the pages, the vendor bundles and files directly inside ``static/`` are
     served; a path that resolves outside its directory (``..``, symlinks,
     encoded separators) is refused.
     """
@@ -130,8 +139,10 @@ def resolve_file(web_root: Path, url_path: str) -> Optional[Path]:
         candidate, allowed_dir = web_root / "index.html", web_root
     elif path == "/threads":
         candidate, allowed_dir = web_root / THREADS_PAGE, web_root
-    elif path == "/vendor/rasa-webchat.js":
-        candidate = web_root / WIDGET_BUNDLE
+    elif path == "/admin/stats":
+        candidate, allowed_dir = web_root / STATS_PAGE, web_root
+    elif path in VENDOR_BUNDLES:
+        candidate = web_root / VENDOR_BUNDLES[path]
         allowed_dir = candidate.parent
     elif path.startswith(f"/{STATIC_DIR}/"):
         name = path[len(STATIC_DIR) + 2 :]
@@ -152,7 +163,7 @@ def resolve_file(web_root: Path, url_path: str) -> Optional[Path]:
 
 
 class ChatPageHandler(BaseHTTPRequestHandler):
-    """GET/HEAD handler for the chat page and the thread view, POST for the thread API only."""
+    """GET/HEAD handler for the pages, the thread API and the statistics; POST for the thread API only."""
 
     server_version = "MatchmakerWeb"
 
@@ -161,11 +172,12 @@ class ChatPageHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     def __init__(self, *args: object, web_root: Path, config_js: bytes, csp: str, thread_api: ThreadApi,
-                 **kwargs: object) -> None:
+                 stats_api: StatsApi, **kwargs: object) -> None:
         self.web_root = web_root
         self.config_js = config_js
         self.csp = csp
         self.thread_api = thread_api
+        self.stats_api = stats_api
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -217,8 +229,17 @@ class ChatPageHandler(BaseHTTPRequestHandler):
             extra["Allow"] = reply.allow
         self._respond(HTTPStatus(reply.status), reply.encoded(), CONTENT_TYPES[".json"], send_body, extra=extra)
 
+    def _respond_stats(self, url_path: str, query: str, send_body: bool) -> None:
+        reply = self.stats_api.handle(url_path, query, dict(self.headers.items()))
+        extra = {"Cache-Control": "no-store", **dict(reply.headers)}
+        self._respond(HTTPStatus(reply.status), reply.body, reply.content_type, send_body, extra=extra)
+
     def _serve(self, send_body: bool) -> None:
-        url_path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        url_path = parts.path
+        if StatsApi.handles(url_path):
+            self._respond_stats(url_path, parts.query, send_body)
+            return
         if ThreadApi.handles(url_path):
             method = "GET" if send_body else "HEAD"
             self._respond_api(self.thread_api.handle(method, url_path, self.headers.get(SESSION_HEADER), None), send_body)
@@ -268,13 +289,18 @@ def create_server(
     socket_path: str = DEFAULT_SOCKET_PATH,
     init_payload: str = DEFAULT_INIT_PAYLOAD,
     thread_api: Optional[ThreadApi] = None,
+    *,
+    admin_token: str = "",
+    stats_database: Optional[Path] = None,
 ) -> ThreadingHTTPServer:
     """An HTTP server (not yet serving) for the chat page in ``web_root``.
 
     ``socket_url`` is the socket.io server the page connects to; a bad URL raises
     ``ValueError``. Port 0 picks a free port (see ``server.server_address``).
     ``thread_api`` answers ``/api/threads``; by default it opens the configured database
-    on its first request.
+    on its first request. ``/stats`` and ``/stats.csv`` answer the holder of
+    ``admin_token`` (empty: statistics disabled) from ``stats_database`` (default: the
+    configured database, opened on the first authorised request).
     """
     if not socket_path.startswith("/"):
         raise ValueError(f"socket path must start with '/', got {socket_path!r}")
@@ -285,6 +311,7 @@ def create_server(
         config_js=render_config(socket_url, socket_path, init_payload),
         csp=content_security_policy(socket_url),
         thread_api=thread_api or ThreadApi(LazyBackend(open_default_backend)),
+        stats_api=StatsApi(stats_database, admin_token, open_names=open_default_names),
     )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
@@ -320,11 +347,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "--web-root", type=Path, default=DEFAULT_WEB_ROOT, help="directory with index.html, static/ and node_modules/"
     )
     args = parser.parse_args(argv)
-    if not (args.web_root / WIDGET_BUNDLE).is_file():
-        print(f"warning: widget bundle missing: run 'npm ci' in {args.web_root}", file=sys.stderr)
+    for bundle in VENDOR_BUNDLES.values():
+        if not (args.web_root / bundle).is_file():
+            print(f"warning: {bundle} missing: run 'npm ci' in {args.web_root}", file=sys.stderr)
     try:
         server = create_server(
-            args.host, args.port, args.socket_url, args.web_root, args.socket_path, args.init_payload
+            args.host, args.port, args.socket_url, args.web_root, args.socket_path, args.init_payload,
+            admin_token=os.environ.get(TOKEN_ENV, ""),
         )
     except ValueError as exc:
         parser.error(str(exc))
