@@ -10,6 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.desk import DESK_ITEM_SLOT, handed_over, pass_to_intermediary, pass_to_person
 from actions.relay import active_thread, relay, show_waiting
 from actions.services import get_services
 from matchmaker.messages import say
@@ -26,6 +27,12 @@ def turn_language(tracker: Tracker) -> str:
     if not text or text.startswith("/"):
         return str(remembered)
     return detect_language(text, default=str(remembered))
+
+
+def desk_item(tracker: Tracker) -> Optional[int]:
+    """The handoff item an intermediary is talking in, if any."""
+    value = str(tracker.get_slot(DESK_ITEM_SLOT) or "")
+    return int(value) if value.isdigit() else None
 
 
 def entity_values(tracker: Tracker, name: str) -> List[str]:
@@ -57,7 +64,8 @@ def polite_failures(run: RunFn) -> RunFn:
 
     Before the action, whatever waited for the sender (thread requests, messages, notices)
     is put at the top of the reply, and the sender's language is remembered for messages
-    pushed to them later. On an error, state is left unchanged.
+    pushed to them later. While an intermediary has taken the sender's handoff, typed text
+    goes to the intermediary and the assistant stays quiet. On an error, state is left unchanged.
     """
 
     @functools.wraps(run)
@@ -68,6 +76,11 @@ def polite_failures(run: RunFn) -> RunFn:
             if tracker.get_slot("language") != language:
                 get_services().threads.accounts.remember_language(tracker.sender_id, language)
             show_waiting(dispatcher, tracker.sender_id, language)
+            text = latest_text(tracker)
+            item = handed_over(tracker) if text and not text.startswith("/") else None
+            if item is not None:
+                pass_to_intermediary(tracker, item, text)
+                return [SlotSet("language", language)]
             events = await run(self, dispatcher, tracker, domain)
         except Exception:
             logger.exception("Action %s failed", self.name())
@@ -81,6 +94,8 @@ def polite_failures(run: RunFn) -> RunFn:
 def relays_in_thread(run: RunFn) -> RunFn:
     """Inside an entered thread, free text goes to the other party instead of running the action.
 
+    Likewise an intermediary's free text in a handoff they took goes to the person.
+
     Button payloads (``/intent``) still run the action, so an old card's button works.
     """
 
@@ -88,9 +103,12 @@ def relays_in_thread(run: RunFn) -> RunFn:
     async def wrapper(self: Action, dispatcher: CollectingDispatcher, tracker: Tracker,
                       domain: DomainDict) -> List[EventType]:
         thread_id = active_thread(tracker)
+        item = desk_item(tracker)
         text = latest_text(tracker)
-        if thread_id is None or not text or text.startswith("/"):
+        if (thread_id is None and item is None) or not text or text.startswith("/"):
             return await run(self, dispatcher, tracker, domain)
-        return relay(dispatcher, tracker, thread_id, text, turn_language(tracker))
+        if item is not None:
+            return pass_to_person(dispatcher, tracker, item, text, turn_language(tracker))
+        return relay(dispatcher, tracker, thread_id or 0, text, turn_language(tracker))
 
     return wrapper

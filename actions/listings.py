@@ -85,11 +85,18 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
         region=regions[0] if regions else "unspecified", field=field,
         maturity=int(maturity[0]) if maturity else (1 if kind == "demand" else 3), language=language,
         budget=int(budget[0]) if budget else None, deadline_days=int(deadline[0]) if deadline else None,
-        source=f"chat:{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}")
+        source=f"chat:{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}",
+        status="pending" if services.settings.review_new_listings else "published")
     try:
         stored = services.matcher.post(listing)
     except ListingError as error:
         dispatcher.utter_message(text=say("post_invalid", language, reason=str(error)))
+        return [SlotSet("post_pending", None)]
+    services.brokerage.listing_posted(stored)
+    services.listing_published(stored)
+    if stored.status == "pending":
+        dispatcher.utter_message(text=say("post_held", language, kind=word(kind, language), id=stored.id,
+                                          title=stored.title))
         return [SlotSet("post_pending", None)]
     dispatcher.utter_message(text=say(
         "post_done", language, kind=word(kind, language), id=stored.id, title=stored.title,

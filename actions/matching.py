@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, replace
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -26,7 +27,7 @@ from actions.services import get_services
 from behaviour.events import Event
 from matchmaker.conditions import market_side, mentions, required_values, search_query
 from matchmaker.listings import Listing
-from matchmaker.matching import SearchRequest
+from matchmaker.matching import Match, SearchRequest
 from matchmaker.messages import duration, money, say, word
 from matchmaker.negotiation import NegotiationError
 from nlu.lexicon import Lexicon
@@ -121,6 +122,8 @@ def show_page(dispatcher: CollectingDispatcher, tracker: Tracker, request: Searc
     services = get_services()
     page_size = services.settings.page_size
     matches = services.matcher.search(request, offset=offset, limit=page_size)
+    if not offset:
+        note_search(request, matches)
     shown: List[Any] = list(tracker.get_slot("shown_ids") or []) if offset else []
     if not matches:
         dispatcher.utter_message(text=say("no_more" if offset else "no_results", language))
@@ -134,6 +137,17 @@ def show_page(dispatcher: CollectingDispatcher, tracker: Tracker, request: Searc
     shown = shown[:offset] + [m.listing.id for m in matches]
     return [SlotSet("search", _request_slot(request)), SlotSet("search_offset", float(offset)),
             SlotSet("shown_ids", shown)]
+
+
+def note_search(request: SearchRequest, matches: List[Match]) -> None:
+    """Log a new search for the statistics; a weak best match puts the search on the intermediaries' desk."""
+    services = get_services()
+    top = matches[0].score if matches else 0.0
+    field, region = request.field or request.prefer_field or "", (request.regions or request.prefer_regions or ("",))[0]
+    services.search_log.record(time.time(), request.requester_id, request.target_kind, field, region,
+                               request.language, top, len(matches))
+    if top < services.settings.low_match_score:
+        services.brokerage.low_match(request.requester_id, request.query, field, region, request.language)
 
 
 def results_header(request: SearchRequest, language: str) -> str:

@@ -11,9 +11,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import DomainDict, latest_text, polite_failures, turn_language
+from actions.desk import DESK_HANDLERS, desk_refusal
 from actions.relay import ACTIVE_THREAD_SLOT, acting_id, active_thread, counterpart_line, refusal, relay
 from actions.services import get_services
 from matchmaker.accounts import AccountError
+from matchmaker.desk import DeskError
 from matchmaker.messages import localised, word
 from matchmaker.messages import say as common_say
 from matchmaker.negotiation import NegotiationError, Proposal, Terms, Thread
@@ -353,7 +355,7 @@ def nda_text(dispatcher: CollectingDispatcher, tracker: Tracker, command: Comman
 
 HANDLERS: Dict[str, Handler] = {
     "login": login, "whoami": whoami, "leave": leave, "set_contact": set_contact, "inbox": inbox,
-    "show_nda": nda_text,
+    "show_nda": nda_text, **DESK_HANDLERS,
 }
 THREAD_HANDLERS: Dict[str, ThreadHandler] = {
     "open": open_thread, "history": history, "accept": answer, "decline": answer, "nda": confirm_nda,
@@ -404,6 +406,10 @@ class ActionCommand(Action):
             return not_a_command(dispatcher, tracker, language)
         try:
             return carry_out(dispatcher, tracker, command, language)
+        except DeskError as error:
+            dispatcher.utter_message(text=desk_refusal(error, language, int(command.args.get("item", "0") or 0),
+                                                       command.args.get("to", "")))
+            return []
         except NegotiationError as error:
             thread_id = command.thread or active_thread(tracker)
             dispatcher.utter_message(text=refusal(error, language, thread_id, _current_state(tracker, command)))

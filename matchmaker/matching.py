@@ -96,10 +96,19 @@ class MatchService:
                 for i, (final, hit) in enumerate(page)]
 
     def post(self, listing: Listing) -> Listing:
-        """Store ``listing`` and add it to the served index, so it is searchable now."""
+        """Store ``listing``; a published one is added to the served index, so it is searchable now.
+
+        A listing held for review (``pending``) is stored only; :meth:`publish` indexes it once
+        it is approved.
+        """
         stored = self._store.add(listing)
-        self._indexes.add([stored.id], [stored.search_text])
+        if stored.status == "published":
+            self.publish(stored)
         return stored
+
+    def publish(self, listing: Listing) -> None:
+        """Add a published listing to the served index."""
+        self._indexes.add([listing.id], [listing.search_text])
 
     def _final(self, hit: Hit, listing: Listing, request: SearchRequest, signals: Signals | None) -> float:
         """Retrieval score moved by preferences and re-ranking signals, within the re-ranking bound."""

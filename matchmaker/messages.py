@@ -117,6 +117,11 @@ _TEXTS: dict[str, dict[str, str]] = {
               "Others can find it right away.",
         "zh": "已发布您的{kind} #{id}“{title}”（{field} · {region} · 成熟度{maturity}级），其他用户现在即可检索到。",
     },
+    "post_held": {
+        "en": "Received your {kind} #{id} “{title}”. A platform broker reviews new listings first; "
+              "I will tell you here as soon as it is approved and searchable.",
+        "zh": "已收到您的{kind} #{id}“{title}”。新发布的信息需经平台经纪人审核，审核通过并可检索时会在这里通知您。",
+    },
     "post_invalid": {"en": "I could not publish that: {reason}. Please describe it again.",
                      "zh": "无法发布：{reason}。请重新描述。"},
     "service_error": {

@@ -526,6 +526,13 @@ class SQLiteNegotiationStore:
             return History(thread, self.counterpart_view(thread, viewer),
                            tuple(self.messages(thread_id, viewer)), tuple(self.proposals(thread_id, viewer)))
 
+    def unanswered_before(self, cutoff: float) -> list[Thread]:
+        """Requests the owner has not answered since before ``cutoff``, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM threads WHERE state = 'requested' AND answered_at IS NULL"
+                                    " AND created_at < ? ORDER BY id", (cutoff,)).fetchall()
+        return [_thread(r) for r in rows]
+
     # -- brokers and notices --------------------------------------------------------------
 
     def set_broker(self, thread_id: int, broker_id: str) -> Thread:

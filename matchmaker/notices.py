@@ -49,11 +49,39 @@ _TEXTS: dict[str, dict[str, str]] = {
     "milestones": {"en": "; milestones: {items}", "zh": "；里程碑：{items}"},
     "history_header": {"en": "Thread #{thread} · {state}\n{counterpart}", "zh": "洽谈#{thread} · {state}\n{counterpart}"},
     "history_empty": {"en": "(no messages yet)", "zh": "（暂无消息）"},
+    "broker_joined": {"en": "A technology broker of the platform joined thread #{thread} to help both sides.",
+                      "zh": "平台技术经纪人已加入洽谈#{thread}，协助双方对接。"},
+    "recommendation": {"en": "📌 Thread #{thread} · the broker recommends #{listing} “{title}”{note}",
+                       "zh": "📌 洽谈#{thread} · 经纪人推荐 #{listing}“{title}”{note}"},
+    "queue_item": {"en": "🗂 New in the queue: #{item} [{kind}] “{summary}”", "zh": "🗂 新待办：#{item}［{kind}］“{summary}”"},
+    "assigned": {"en": "🗂 Item #{item} [{kind}] was assigned to you: “{summary}”",
+                 "zh": "🗂 事项#{item}［{kind}］已分配给您：“{summary}”"},
+    "handoff_taken": {"en": "👤 {name} from the platform is with you now. What you type goes to them.",
+                      "zh": "👤 平台人工客服（{name}）已接入，您输入的内容将发送给对方。"},
+    "handoff_released": {"en": "🤖 You are back with the assistant. Describe a need or an achievement any time.",
+                         "zh": "🤖 人工服务已结束，您已回到智能助手。随时可以描述需求或成果。"},
+    "handoff_message": {"en": "💬 #{item} · the person: {text}", "zh": "💬 #{item} · 用户：{text}"},
+    "broker_message": {"en": "👤 Platform broker: {text}", "zh": "👤 平台经纪人：{text}"},
+    "review_approved": {"en": "✅ Your listing #{listing} “{title}” was approved and is searchable now.",
+                        "zh": "✅ 您发布的信息#{listing}“{title}”已通过审核，现在可以被检索。"},
+    "review_rejected": {"en": "❌ Your listing #{listing} “{title}” was not approved: {reason}",
+                        "zh": "❌ 您发布的信息#{listing}“{title}”未通过审核：{reason}"},
+    "alert": {"en": "🔔 New match for your saved need #{need} (“{query}”): #{listing} “{title}”",
+              "zh": "🔔 您订阅的需求#{need}（“{query}”）有新匹配：#{listing}“{title}”"},
+    "digest": {"en": "🔔 {count} more matches for your saved need #{need} on {day}: {titles}",
+               "zh": "🔔 您订阅的需求#{need}在{day}另有{count}条新匹配：{titles}"},
 }
 _WORDS: dict[str, dict[str, str]] = {
     "owner": {"en": "owner", "zh": "发布方"},
     "requester": {"en": "requester", "zh": "需求方"},
     "system": {"en": "platform", "zh": "平台"},
+    "broker": {"en": "broker", "zh": "经纪人"},
+    "stop_alerts": {"en": "Stop these alerts", "zh": "取消该订阅"},
+    "review": {"en": "review", "zh": "待审核"},
+    "new_listing": {"en": "new listing", "zh": "新发布"},
+    "unanswered": {"en": "unanswered thread", "zh": "未回复洽谈"},
+    "low_match": {"en": "weak match", "zh": "匹配度低"},
+    "handoff": {"en": "asks for a person", "zh": "请求人工"},
     "you": {"en": "you", "zh": "我"},
     "licence": {"en": "licence", "zh": "许可"},
     "transfer": {"en": "transfer", "zh": "转让"},
@@ -137,10 +165,48 @@ def _terms_from(data: dict[str, Any]) -> Terms:
                  tuple(str(m) for m in data.get("milestones") or ()))
 
 
+def render_notice(body: str, data: dict[str, Any], language: str) -> list[Rendered]:
+    """A notice outside any thread (alert, digest, queue item, handoff turn, review outcome)."""
+    values = {key: str(value) for key, value in data.items()}
+    if body in ("queue_item", "assigned"):
+        values["kind"] = word(values.get("kind", ""), language)
+        values["summary"] = values.get("summary", "")[:120]
+        item = values.get("item", "")
+        return [{"text": text(body, language, **values),
+                 "buttons": [] if body == "assigned" else [{"title": f"{'认领' if language == 'zh' else 'Take'} #{item}",
+                                                            "payload": command_payload("take", item=item)}]}]
+    if body == "alert":
+        values["query"] = values.get("query", "")[:60]
+        return [{"text": text("alert", language, **values),
+                 "buttons": [{"title": word("stop_alerts", language),
+                              "payload": command_payload("stop_alerts", need=values.get("need_id", ""))}]}]
+    if body == "digest":
+        titles = data.get("titles") or []
+        return [{"text": text("digest", language, need=values.get("need_id", ""), count=values.get("count", "0"),
+                              day=values.get("day", ""), titles="；".join(str(t) for t in titles)), "buttons": []}]
+    if body in _TEXTS:
+        values.setdefault("need", values.get("need_id", ""))
+        try:
+            return [{"text": text(body, language, **values), "buttons": []}]
+        except KeyError:
+            pass
+    return [{"text": body, "buttons": []}]
+
+
 def render_delivery(delivery: Delivery, language: str, counterpart: str = "") -> list[Rendered]:
     """The messages one delivery shows its recipient (``counterpart`` fills the disclosure notice)."""
     thread, kind, body = delivery.thread_id, delivery.kind, delivery.body
     data = dict(delivery.data)
+    if kind == "notice":
+        return render_notice(body, data, language)
+    if kind == "recommendation":
+        note = f" — {data['note']}" if data.get("note") else ""
+        return [{"text": text("recommendation", language, thread=thread, listing=data.get("listing_id", ""),
+                              title=data.get("title", body), note=note),
+                 "buttons": [button("open_thread", language, "open", thread)]}]
+    if body == "broker_joined":
+        return [{"text": text("broker_joined", language, thread=thread),
+                 "buttons": [button("open_thread", language, "open", thread)]}]
     if kind == "text":
         return [{"text": text("text", language, thread=thread, who=word(delivery.from_role, language), body=body),
                  "buttons": [button("open_thread", language, "open", thread)]}]
@@ -169,7 +235,7 @@ def history_lines(history: History, viewer: str, language: str, state: str, coun
                   limit: int = 30) -> list[str]:
     """A thread's history as lines: header, then the last ``limit`` entries."""
     lines = [text("history_header", language, thread=history.thread.id, state=state, counterpart=counterpart)]
-    entries = [m for m in history.messages if m.kind in ("text", "proposal")]
+    entries = [m for m in history.messages if m.kind in ("text", "proposal", "recommendation")]
     proposals = {p.id: p for p in history.proposals}
     for message in entries[-limit:]:
         lines.append(_history_line(message, viewer, history, proposals, language))
@@ -187,6 +253,8 @@ def _history_line(message: Message, viewer: str, history: History, proposals: di
         terms = terms_text(proposal.terms, language) if proposal else ""
         state = f" [{proposal.state}]" if proposal else ""
         return f"{who}: 📄 {terms}{state}"
+    if message.kind == "recommendation":
+        return f"{who}: 📌 #{message.data.get('listing_id', '')} {message.body}"
     return f"{who}: {message.body}"
 
 

@@ -19,15 +19,18 @@ from behaviour.store import EventStore
 from index.dense import SentenceTransformerEncoder
 from index.remote import current_name, fetch_version
 from index.store import IndexIntegrityError, load_version
+from matchmaker.brokerage import Brokerage
 from matchmaker.delivery import RetryPolicy
+from matchmaker.desk import SQLiteDesk
 from matchmaker.index_holder import IndexHolder, fold_in_missing
 from matchmaker.index_watch import IndexWatcher
-from matchmaker.listings import SQLiteListingStore, connect
+from matchmaker.listings import Listing, SQLiteListingStore, connect
 from matchmaker.matching import MatchService
 from matchmaker.negotiation import Nda, load_nda
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.reranking import CFHolder, Reranker
 from matchmaker.settings import Settings
+from matchmaker.stats import SearchLog
 from nlu.lexicon import Lexicon
 from storage.files import resolve
 
@@ -47,7 +50,12 @@ class Services:
     events: EventStore
     cf: CFHolder
     nda: Nda
+    brokerage: Brokerage
+    search_log: SearchLog
     watcher: IndexWatcher | None = None
+
+    def listing_published(self, listing: Listing) -> None:
+        """A listing was stored: alerts look at it once it is published."""
 
 
 def build_services(settings: Settings) -> Services:
@@ -73,13 +81,18 @@ def build_services(settings: Settings) -> Services:
     cf = CFHolder(resolve(settings.cf_uri, settings.webhdfs_url), settings.var_dir / "cf-cache")
     cf.check_once()
     threads = negotiation_store(settings, events, listings)
+    reranker = Reranker(settings.rank_weights, events, cf, settings.rerank_max_shift)
+    matcher = MatchService(listings, holder, reranker)
+    desk = SQLiteDesk(connect(settings.database_path), threads.accounts, threads.notify)
+    brokerage = Brokerage(desk, threads, listings, matcher)
     watcher = IndexWatcher(root, settings.index_cache_dir, encoder, holder, listings,
                            interval=settings.index_poll_seconds,
-                           also=(cf.check_once, events.replay, lambda: expire_threads(threads, settings)))
-    reranker = Reranker(settings.rank_weights, events, cf, settings.rerank_max_shift)
+                           also=(cf.check_once, events.replay, lambda: expire_threads(threads, settings),
+                                 lambda: brokerage.flag_unanswered(time.time(), settings.unanswered_hours)))
     return Services(settings=settings, lexicon=Lexicon.load(settings.lexicon_path), listings=listings,
-                    threads=threads, indexes=holder, matcher=MatchService(listings, holder, reranker),
-                    events=events, cf=cf, nda=load_nda(settings.nda_path), watcher=watcher)
+                    threads=threads, indexes=holder, matcher=matcher, events=events, cf=cf,
+                    nda=load_nda(settings.nda_path), brokerage=brokerage,
+                    search_log=SearchLog(connect(settings.database_path)), watcher=watcher)
 
 
 def negotiation_store(settings: Settings, events: EventStore, listings: SQLiteListingStore) -> SQLiteNegotiationStore:

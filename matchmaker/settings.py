@@ -50,6 +50,11 @@ class Settings:
     page_size: int
     max_message_chars: int
     cross_lingual: bool
+    review_new_listings: bool = False
+    low_match_score: float = 0.35
+    unanswered_hours: float = 48.0
+    alerts_per_day: int = 5
+    demo_funding_path: Path = PROJECT_ROOT / "data" / "demo" / "funding.yml"
 
 
 def _path(env: Mapping[str, str], key: str, default: Path) -> Path:
@@ -172,4 +177,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         page_size=_int(env, "MATCHMAKER_PAGE_SIZE", 5),
         max_message_chars=_int(env, "MATCHMAKER_MAX_MESSAGE_CHARS", 2000, lowest=50),
         cross_lingual=env.get("MATCHMAKER_CROSS_LINGUAL", "0") == "1",
+        review_new_listings=env.get("MATCHMAKER_REVIEW_NEW_LISTINGS", "0") == "1",
+        low_match_score=_fraction(env, "MATCHMAKER_LOW_MATCH_SCORE", 0.35),
+        unanswered_hours=_float(env, "MATCHMAKER_UNANSWERED_HOURS", 48.0),
+        alerts_per_day=_int(env, "MATCHMAKER_ALERTS_PER_DAY", 5),
+        demo_funding_path=_path(env, "MATCHMAKER_FUNDING", Path("data/demo/funding.yml")),
     )

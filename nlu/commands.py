@@ -114,6 +114,67 @@ _RULES: List[Rule] = [
 ]
 
 
+STAGE_WORDS: Dict[str, str] = {
+    "lab": "lab", "laboratory": "lab", "research": "lab", "实验室": "lab", "研发": "lab",
+    "prototype": "prototype", "样机": "prototype", "原型": "prototype",
+    "pilot": "pilot", "中试": "pilot", "小试": "pilot",
+    "industrial": "industrial", "industrialisation": "industrial", "industrialization": "industrial",
+    "mature": "industrial", "产业化": "industrial", "量产": "industrial",
+}
+_STAGE = "|".join(sorted((re.escape(k) for k in STAGE_WORDS), key=len, reverse=True))
+_ID = r"#?\s*(\d{1,9})"
+
+
+def _rest(match: re.Match[str], *groups: int) -> str:
+    return next((match.group(g) for g in groups if match.group(g)), "").strip()
+
+
+def _first_id(match: re.Match[str], *groups: int) -> str:
+    return next((match.group(g) for g in groups if match.group(g)), "")
+
+
+_DESK_RULES: List[Rule] = [
+    (re.compile(r"^/?(?:queue|my queue|desk|triage|待办|待办事项|我的待办|工作台)$", re.I), lambda m: Command("queue")),
+    (re.compile(r"^(?:take|claim)\s*(?:item)?\s*" + _ID + r"$|^认领\s*(?:事项)?\s*" + _ID + r"$", re.I),
+     lambda m: Command("take", args={"item": _first_id(m, 1, 2)})),
+    (re.compile(r"^assign\s+(?:item\s+)?" + _ID + r"\s+to\s+(.{1,120})$|^(?:把)?\s*(?:事项)?\s*" + _ID +
+                r"\s*(?:分配|指派|转交)给\s*(.{1,120})$", re.I),
+     lambda m: Command("assign", args={"item": _first_id(m, 1, 3), "to": _rest(m, 2, 4)})),
+    (re.compile(r"^(?:done|finish|finished|hand back)\s*(?:item)?\s*" + _ID + r"$|^(?:完成|办结|交还)\s*(?:事项)?\s*" + _ID + r"$",
+                re.I),
+     lambda m: Command("done", args={"item": _first_id(m, 1, 2)})),
+    (re.compile(r"^approve\s*(?:item)?\s*" + _ID + r"$|^(?:通过|批准)\s*(?:事项)?\s*" + _ID + r"$", re.I),
+     lambda m: Command("approve", args={"item": _first_id(m, 1, 2)})),
+    (re.compile(r"^reject\s*(?:item)?\s*" + _ID + r"\s*(?:[:：,，]|because)?\s*(.{0,400})$|^驳回\s*(?:事项)?\s*" + _ID +
+                r"\s*[:：,，]?\s*(.{0,400})$", re.I),
+     lambda m: Command("reject_listing", args={"item": _first_id(m, 1, 3), "reason": _rest(m, 2, 4)})),
+    (re.compile(r"^recommend\s+(?:listing\s+)?" + _ID + r"\s+to\s+thread\s*" + _ID + r"$|^推荐\s*" + _ID +
+                r"\s*给\s*洽谈\s*" + _ID + r"$", re.I),
+     lambda m: Command("recommend", int(_first_id(m, 2, 4)), {"listing": _first_id(m, 1, 3)})),
+    (re.compile(r"^/?(?:talk to a (?:person|human)|speak to a (?:person|human)|human|agent|a person please|"
+                r"转人工|人工|人工客服|人工服务|找人工|找真人)[.!。！]?$", re.I),
+     lambda m: Command("handoff")),
+    (re.compile(r"^(?:please\s+)?(?:notify|alert|tell) me (?:of|about|when there are) new (?:matches|listings|results|"
+                r"achievements|demands)(?: like this)?[.!]?$|^(?:save (?:this )?search|subscribe)$|"
+                r"^(?:有新(?:的)?(?:成果|需求|匹配|结果|资金)(?:时)?(?:请)?通知我|订阅(?:此|这个)?(?:检索|需求)?|保存(?:此)?检索)[。！]?$",
+                re.I),
+     lambda m: Command("save_need")),
+    (re.compile(r"^(?:stop alerts|stop notifications|unsubscribe|cancel alerts)(?:\s*" + _ID + r")?$|"
+                r"^(?:取消通知|取消订阅|停止通知|退订)(?:\s*" + _ID + r")?$", re.I),
+     lambda m: Command("stop_alerts", args={"need": _first_id(m, 1, 2)} if (m.group(1) or m.group(2)) else {})),
+    (re.compile(r"^(?:my alerts|my saved (?:needs|searches)|saved searches)$|^(?:我的订阅|我的通知)$", re.I),
+     lambda m: Command("my_alerts")),
+    (re.compile(r"^(?:find|look for|search)\s+(?:funding|investors?|investment|capital|money)(?:\s+for\s+(.{1,300}))?$|"
+                r"^(?:找资金|找投资|找融资|融资|寻找资金|找投资人)(?:[:：，,]?\s*(.{1,300}))?$", re.I),
+     lambda m: Command("find_funding", args={"text": _rest(m, 1, 2)})),
+    (re.compile(r"^(?:find|show|search)\s+achievements?\s+(?:at|in)\s+(?:the\s+)?(" + _STAGE + r")\s+stage"
+                r"(?:\s+(?:in|for|about|on)\s+(.{1,300}))?$|^(?:找|查找|查看)?(" + _STAGE + r")阶段的?(?:成果|项目)"
+                r"(?:[:：，,]?\s*(.{1,300}))?$", re.I),
+     lambda m: Command("stage_search", args={"stage": STAGE_WORDS[_first_id(m, 1, 3).lower()], "text": _rest(m, 2, 4)})),
+]
+_RULES = _DESK_RULES + _RULES
+
+
 def parse_command(text: str) -> Optional[Command]:
     """The command ``text`` spells, or ``None`` when it is not a command."""
     stripped = " ".join(text.strip().split())

@@ -11,6 +11,8 @@ import numpy as np
 from behaviour.store import SQLiteEventStore
 from index.build import build_hybrid
 from index.text import lexical_tokens
+from matchmaker.brokerage import Brokerage
+from matchmaker.desk import SQLiteDesk
 from matchmaker.index_holder import IndexHolder
 from matchmaker.listings import Listing, SQLiteListingStore, connect
 from matchmaker.matching import MatchService
@@ -19,6 +21,7 @@ from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.reranking import CFHolder, Reranker
 from matchmaker.runtime import Services
 from matchmaker.settings import load_settings
+from matchmaker.stats import SearchLog
 from nlu.lexicon import Lexicon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +90,10 @@ def make_services(tmp_path: Path) -> Services:
     events = SQLiteEventStore(settings.events_path)
     cf = CFHolder(None, tmp_path / "cf-cache")
     reranker = Reranker(settings.rank_weights, events, cf)
+    threads = SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings)
+    matcher = MatchService(listings, holder, reranker)
+    desk = SQLiteDesk(connect(settings.database_path), threads.accounts, threads.notify)
     return Services(settings=settings, lexicon=Lexicon.load(ROOT / "data" / "lexicon.yml"), listings=listings,
-                    threads=SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings),
-                    indexes=holder, matcher=MatchService(listings, holder, reranker), events=events, cf=cf,
-                    nda=load_nda(ROOT / "data" / "nda.yml"))
+                    threads=threads, indexes=holder, matcher=matcher, events=events, cf=cf,
+                    nda=load_nda(ROOT / "data" / "nda.yml"), brokerage=Brokerage(desk, threads, listings, matcher),
+                    search_log=SearchLog(connect(settings.database_path)))
