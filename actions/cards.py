@@ -7,8 +7,9 @@ from typing import Any, Dict, List, Sequence
 
 from rasa_sdk.executor import CollectingDispatcher
 
+from matchmaker.listings import Listing
 from matchmaker.matching import Match
-from matchmaker.messages import say, word
+from matchmaker.messages import money, say, word
 from matchmaker.notices import word as notice_word
 from nlu.lexicon import Lexicon
 
@@ -91,7 +92,15 @@ def card_values(match: Match, lexicon: Lexicon, language: str) -> Dict[str, Any]
     listing = match.listing
     return {"rank": match.rank, "title": listing.title, "owner": owner_label(listing.owner_type, language),
             "region": region_label(listing.region, lexicon, language), "maturity": listing.maturity,
-            "score": f"{match.score:.2f}", "why": why(match, language)}
+            "facts": listing_facts(listing, language), "score": f"{match.score:.2f}", "why": why(match, language)}
+
+
+def listing_facts(listing: Listing, language: str) -> str:
+    """A card's key facts: the maturity, or a funding offer's amount range and stage."""
+    if listing.kind == "funding":
+        return say("card_funding", language, low=money(listing.amount_min or 0, language),
+                   high=money(listing.amount_max or 0, language), stage=word(listing.stage, language))
+    return say("card_maturity", language, maturity=listing.maturity)
 
 
 def send_matches(dispatcher: CollectingDispatcher, matches: Sequence[Match], lexicon: Lexicon,

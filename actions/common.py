@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.desk import DESK_ITEM_SLOT, handed_over, pass_to_intermediary, pass_to_person
 from actions.relay import active_thread, relay, show_waiting
 from actions.services import get_services
+from channels.replies import HANDOFF_MARK
 from matchmaker.messages import say
 from nlu.language import detect_language
 
@@ -80,6 +81,7 @@ def polite_failures(run: RunFn) -> RunFn:
             item = handed_over(tracker) if text and not text.startswith("/") else None
             if item is not None:
                 pass_to_intermediary(tracker, item, text)
+                dispatcher.utter_message(json_message={HANDOFF_MARK: "relayed", "item": item.id})
                 return [SlotSet("language", language)]
             events = await run(self, dispatcher, tracker, domain)
         except Exception:

@@ -14,6 +14,7 @@ from actions.relay import acting_id
 from actions.services import get_services
 from matchmaker.listings import Listing, ListingError
 from matchmaker.messages import say, word
+from nlu.commands import Command
 
 MIN_DESCRIPTION_CHARS = 12
 _DEMAND_WORDS = re.compile(r"需求|难题|问题|demand|problem|need|request", re.I)
@@ -106,6 +107,13 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
         else word("unspecified", language),
         maturity=stored.maturity))
     return [SlotSet("post_pending", None)]
+
+
+def post_command(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
+                 language: str) -> List[EventType]:
+    """"post a demand: ..." / "发布成果：...": publish the description that follows the colon."""
+    return post_from_description(dispatcher, tracker, command.args.get("kind", "demand"), command.args.get("text", ""),
+                                 language)
 
 
 class ActionPostListing(Action):

@@ -122,6 +122,7 @@ def create_server() -> Sanic:
         services = get_services()
         if services.watcher is not None:
             services.watcher.start()
+        services.alerts.start()
         for channel in push_channels(services, os.environ):
             loops.append(DispatchLoop(Dispatcher(services.threads, [channel]), name=f"push-{channel.name}"))
             loops[-1].start()
@@ -131,6 +132,7 @@ def create_server() -> Sanic:
         watcher = get_services().watcher
         if watcher is not None:
             watcher.stop()
+        get_services().alerts.stop()
         for loop in loops:
             loop.stop()
 

@@ -84,6 +84,8 @@ class Stack:
         self.push_secret = (dict(config.extra_env).get("MATCHMAKER_PUSH_SECRET")
                             or os.environ.get("MATCHMAKER_PUSH_SECRET") or secrets.token_hex(32))
         self.gateway_secret = os.environ.get("MATCHMAKER_GATEWAY_SECRET") or secrets.token_hex(32)
+        self.admin_token = (dict(config.extra_env).get("MATCHMAKER_ADMIN_TOKEN")
+                            or os.environ.get("MATCHMAKER_ADMIN_TOKEN") or secrets.token_urlsafe(24))
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self.log_dir = config.var_dir / "logs"
@@ -92,9 +94,9 @@ class Stack:
         """The environment every child process gets.
 
         ``MATCHMAKER_PUSH_SECRET`` (the action server's web pushes to the Rasa server) and
-        ``MATCHMAKER_GATEWAY_SECRET`` (the messenger gateways' turns) are new random secrets
-        per run unless the environment sets them; ``MATCHMAKER_RASA_URL`` is where the Rasa
-        server listens.
+        ``MATCHMAKER_GATEWAY_SECRET`` (the messenger gateways' turns) and
+        ``MATCHMAKER_ADMIN_TOKEN`` (the statistics) are new random secrets per run unless the
+        environment sets them; ``MATCHMAKER_RASA_URL`` is where the Rasa server listens.
         """
         env = dict(os.environ)
         env.update({
@@ -103,7 +105,7 @@ class Stack:
             "MATCHMAKER_ACTIONS_PORT": str(self.config.actions_port),
             "MATCHMAKER_TRACKER_DB": str(self.config.var_dir / "trackers.db"),
             "MATCHMAKER_PUSH_SECRET": self.push_secret, "MATCHMAKER_RASA_URL": self.config.rasa_url,
-            "MATCHMAKER_GATEWAY_SECRET": self.gateway_secret,
+            "MATCHMAKER_GATEWAY_SECRET": self.gateway_secret, "MATCHMAKER_ADMIN_TOKEN": self.admin_token,
         })
         env.update(dict(self.config.extra_env))
         return env
@@ -258,6 +260,9 @@ def messenger_lines(stack: Stack) -> str:
     return f"{telegram}\n{wechat}"
 
 
+DEMO_BROKER = "Platform Technology Brokers (demo)"
+
+
 def demo_sign_in() -> str:
     """A line with a ready sign-in code for a demo owner, so one person can try both sides."""
     from matchmaker.accounts import SQLiteAccountStore, demo_owner_invite
@@ -265,7 +270,9 @@ def demo_sign_in() -> str:
 
     connection = connect(load_settings().database_path)
     try:
-        demo = demo_owner_invite(SQLiteAccountStore(connection), connection)
+        accounts = SQLiteAccountStore(connection)
+        demo = demo_owner_invite(accounts, connection)
+        broker = accounts.create_invite(DEMO_BROKER, None, role="intermediary")
     finally:
         connection.close()
     if demo is None:
@@ -273,7 +280,9 @@ def demo_sign_in() -> str:
     invite = demo.invite
     return (f"Demo owner:    in a second tab say 'login {invite.code}' to act for {invite.participant.display_name}\n"
             f"               (owner of {demo.listings} listings, e.g. “{demo.example_title[:70]}”; "
-            "code valid 24 h, once)")
+            "code valid 24 h, once)\n"
+            f"Demo broker:   in a third tab say 'login {broker.code}' to act for {broker.participant.display_name}"
+            " (a technology broker covering every field and region), then 'queue'")
 
 
 def main() -> None:
@@ -301,6 +310,7 @@ def main() -> None:
         stack.start()
         print(f"\nChat page:     {stack.config.page_url}\n"
               f"REST webhook:  {stack.config.rasa_url}/webhooks/rest/webhook\n"
+              f"Statistics:    {stack.config.page_url.rstrip('/')}/admin/stats (operator token: {stack.admin_token})\n"
               f"{messenger_lines(stack)}\n"
               f"{demo_sign_in()}\n"
               "Press Ctrl-C to stop.", flush=True)

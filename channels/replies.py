@@ -44,6 +44,15 @@ def _carousel(attachment: Mapping[str, Any]) -> list[PushMessage]:
     return messages
 
 
+HANDOFF_MARK = "handoff"
+
+
+def relayed_to_person(reply: object) -> bool:
+    """Whether a Rasa reply says the user's text went to an intermediary (the assistant stays quiet)."""
+    return any(isinstance(item, Mapping) and isinstance(item.get("custom"), Mapping)
+               and HANDOFF_MARK in item["custom"] for item in (reply if isinstance(reply, list) else []))
+
+
 def bot_messages(reply: object) -> list[PushMessage]:
     """The messages of a Rasa REST reply (anything that is not a list of messages gives none)."""
     messages: list[PushMessage] = []

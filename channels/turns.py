@@ -16,7 +16,7 @@ import httpx
 
 from channels.gateway import GATEWAY_PATH, GATEWAY_SECRET_HEADER
 from channels.push import PushMessage
-from channels.replies import bot_messages
+from channels.replies import bot_messages, relayed_to_person
 from matchmaker.messages import say
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,15 @@ class RasaTurns:
 
     async def turn(self, sender: str, text: str, language: str,
                    metadata: Mapping[str, Any] | None = None) -> list[PushMessage]:
-        """The bot's answer to ``text`` from ``sender``; the unavailable message when the turn fails."""
+        """The bot's answer to ``text`` from ``sender``: none while a person has the user, the unavailable message when the turn fails."""
         body = {"sender": sender, "message": text, "input_channel": self._channel, "metadata": dict(metadata or {})}
         try:
             reply = await self._client.post(self._url, json=body, headers=self._headers)
             reply.raise_for_status()
-            messages = bot_messages(reply.json())
+            payload = reply.json()
+            if relayed_to_person(payload):
+                return []
+            messages = bot_messages(payload)
         except (httpx.HTTPError, ValueError) as error:
             logger.warning("a %s turn of %s failed: %s", self._channel, sender, error)
             messages = []

@@ -22,7 +22,7 @@ from index.dense import SentenceTransformerEncoder
 from index.remote import current_name, publish_version
 from index.store import write_version
 from jobs.export_listings import export_listings
-from matchmaker.demo_data import demo_listings
+from matchmaker.demo_data import demo_funding, demo_listings
 from matchmaker.listings import SQLiteListingStore, connect
 from matchmaker.settings import Settings, load_settings
 from nlu.lexicon import Lexicon
@@ -32,17 +32,18 @@ logger = logging.getLogger(__name__)
 
 
 def load_demo(settings: Settings, store: SQLiteListingStore, limit_per_corpus: int | None) -> int:
-    """Insert the demo listings when the store is empty; return how many were stored."""
-    if store.count() > 0:
-        return 0
-    lexicon = Lexicon.load(settings.lexicon_path)
-    return store.add_many(demo_listings(settings.datasets_dir, settings.demo_demands_path, lexicon,
-                                        limit_per_corpus=limit_per_corpus))
+    """Insert the demo listings when the store is empty, and demo funding offers it lacks; return how many."""
+    added = 0
+    if store.count() == 0:
+        lexicon = Lexicon.load(settings.lexicon_path)
+        added = store.add_many(demo_listings(settings.datasets_dir, settings.demo_demands_path, lexicon,
+                                             limit_per_corpus=limit_per_corpus))
+    return added + store.add_many(demo_funding(settings.demo_funding_path))
 
 
 def build_index(settings: Settings, store: SQLiteListingStore) -> str:
     """Index every stored listing and publish the new version; return its name."""
-    listings = list(store.iter_all())
+    listings = [item for item in store.iter_all() if item.status == "published"]
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:

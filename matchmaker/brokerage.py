@@ -203,7 +203,12 @@ class Brokerage:
         return Outcome(item)
 
     def _review_item(self, item_id: int, intermediary_id: str) -> DeskItem:
-        item = self.desk.take(item_id, intermediary_id)
-        if item.kind != "review":
-            raise DeskError("bad_item", f"item {item_id} is not a listing to review", item)
-        return item
+        """The review item, taken by the intermediary; any other item is refused before it is touched."""
+        if not self.desk.is_intermediary(intermediary_id):
+            raise DeskError("not_intermediary", "only intermediaries review listings")
+        found = self.desk.item(item_id)
+        if found is None:
+            raise DeskError("unknown_item", f"no desk item {item_id}")
+        if found.kind != "review":
+            raise DeskError("bad_item", f"item {item_id} is not a listing to review", found)
+        return self.desk.take(item_id, intermediary_id)

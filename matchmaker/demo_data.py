@@ -116,6 +116,19 @@ def written_demands(path: Path) -> Iterator[Listing]:
                       created_at=0.0)
 
 
+def demo_funding(path: Path) -> Iterator[Listing]:
+    """The illustrative funding offers of data/demo/funding.yml (investors, programmes, bank loans)."""
+    with path.open(encoding="utf-8") as handle:
+        offers = yaml.safe_load(handle)["offers"]
+    for item in offers:
+        yield Listing(id=0, kind="funding", title=item["title"], text=item["text"],
+                      owner_id=_slug(item["owner_name"]), owner_name=item["owner_name"],
+                      owner_type=item["owner_type"], listing_type="funding offer", region=item["region"],
+                      field=item["field"], maturity=1, language=item["language"],
+                      source=f"demo-funding:{item['key']}", created_at=0.0, amount_min=int(item["amount_min"]),
+                      amount_max=int(item["amount_max"]), stage=item["stage"])
+
+
 def demo_listings(datasets_dir: Path, demands_path: Path, lexicon: Lexicon,
                   limit_per_corpus: int | None = None) -> Iterator[Listing]:
     """All demo listings in a fixed order: demands, then CSL, then SciFact."""

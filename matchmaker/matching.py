@@ -41,13 +41,14 @@ class SearchRequest:
     prefer_field: str | None = None
     cross_lingual: bool = False
     prefer_maturity: int | None = None
+    max_maturity: int | None = None
 
     def listing_filter(self) -> ListingFilter:
         """The hard constraints as a store filter."""
         return ListingFilter(kind=self.target_kind, regions=self.regions, field=self.field,
                              min_maturity=self.min_maturity,
                              language=None if self.cross_lingual else self.language,
-                             exclude_owner=self.requester_id)
+                             exclude_owner=self.requester_id, max_maturity=self.max_maturity)
 
 
 @dataclass(frozen=True)

@@ -419,7 +419,7 @@ class SQLiteNegotiationStore:
             proposal, thread = _proposal_for(db, proposal_id, actor)
             check_party(thread, actor, "answer a proposal")
             check_answer_proposal(thread, proposal, actor)
-            if proposal.proposer_id == thread.broker_id:
+            if proposal.proposer_id not in (thread.owner_id, thread.requester_id):
                 db.execute("UPDATE proposals SET state = 'superseded', decided_at = ? WHERE id = ?", (now, proposal.id))
                 self._add_proposal(db, thread, actor, proposal.terms, proposal.id, now)
                 return _require(_get(db, thread.id))

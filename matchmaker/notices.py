@@ -92,6 +92,9 @@ _WORDS: dict[str, dict[str, str]] = {
     "institute": {"en": "a research institute", "zh": "一家科研院所"},
     "intermediary": {"en": "a technology broker", "zh": "一家技术经纪机构"},
     "individual": {"en": "an individual", "zh": "个人"},
+    "investor": {"en": "an investor", "zh": "一家投资机构"},
+    "government": {"en": "a government programme", "zh": "一项政府资助计划"},
+    "bank": {"en": "a bank", "zh": "一家银行"},
     "withdrawn": {"en": "withdrawn", "zh": "已撤回"},
     "expired": {"en": "no answer in time", "zh": "超时未回复"},
     "not_given": {"en": "not given yet", "zh": "暂未填写"},
@@ -168,6 +171,8 @@ def _terms_from(data: dict[str, Any]) -> Terms:
 def render_notice(body: str, data: dict[str, Any], language: str) -> list[Rendered]:
     """A notice outside any thread (alert, digest, queue item, handoff turn, review outcome)."""
     values = {key: str(value) for key, value in data.items()}
+    values.setdefault("need", values.get("need_id", ""))
+    values.setdefault("listing", values.get("listing_id", ""))
     if body in ("queue_item", "assigned"):
         values["kind"] = word(values.get("kind", ""), language)
         values["summary"] = values.get("summary", "")[:120]
@@ -185,7 +190,6 @@ def render_notice(body: str, data: dict[str, Any], language: str) -> list[Render
         return [{"text": text("digest", language, need=values.get("need_id", ""), count=values.get("count", "0"),
                               day=values.get("day", ""), titles="；".join(str(t) for t in titles)), "buttons": []}]
     if body in _TEXTS:
-        values.setdefault("need", values.get("need_id", ""))
         try:
             return [{"text": text(body, language, **values), "buttons": []}]
         except KeyError:

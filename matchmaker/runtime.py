@@ -16,9 +16,10 @@ import faiss
 
 from behaviour.open import serving_event_store
 from behaviour.store import EventStore
-from index.dense import SentenceTransformerEncoder
+from index.dense import Encoder, SentenceTransformerEncoder
 from index.remote import current_name, fetch_version
 from index.store import IndexIntegrityError, load_version
+from matchmaker.alerts import AlertEngine, NeedMatcher, SQLiteNeedStore, implicit_need
 from matchmaker.brokerage import Brokerage
 from matchmaker.delivery import RetryPolicy
 from matchmaker.desk import SQLiteDesk
@@ -52,10 +53,17 @@ class Services:
     nda: Nda
     brokerage: Brokerage
     search_log: SearchLog
+    alerts: AlertEngine
     watcher: IndexWatcher | None = None
 
     def listing_published(self, listing: Listing) -> None:
-        """A listing was stored: alerts look at it once it is published."""
+        """A listing was stored through chat: an achievement's owner hears of new matching demands,
+        and the alert engine looks at the listing now rather than at its next poll."""
+        need = implicit_need(listing)
+        if need is not None:
+            self.alerts.save_need(need)
+        if listing.status == "published":
+            self.alerts.wake()
 
 
 def build_services(settings: Settings) -> Services:
@@ -84,7 +92,8 @@ def build_services(settings: Settings) -> Services:
     reranker = Reranker(settings.rank_weights, events, cf, settings.rerank_max_shift)
     matcher = MatchService(listings, holder, reranker)
     desk = SQLiteDesk(connect(settings.database_path), threads.accounts, threads.notify)
-    brokerage = Brokerage(desk, threads, listings, matcher)
+    alerts = alert_engine(settings, listings, threads, encoder)
+    brokerage = Brokerage(desk, threads, listings, matcher, on_publish=alerts.wake)
     watcher = IndexWatcher(root, settings.index_cache_dir, encoder, holder, listings,
                            interval=settings.index_poll_seconds,
                            also=(cf.check_once, events.replay, lambda: expire_threads(threads, settings),
@@ -92,7 +101,7 @@ def build_services(settings: Settings) -> Services:
     return Services(settings=settings, lexicon=Lexicon.load(settings.lexicon_path), listings=listings,
                     threads=threads, indexes=holder, matcher=matcher, events=events, cf=cf,
                     nda=load_nda(settings.nda_path), brokerage=brokerage,
-                    search_log=SearchLog(connect(settings.database_path)), watcher=watcher)
+                    search_log=SearchLog(connect(settings.database_path)), alerts=alerts, watcher=watcher)
 
 
 def negotiation_store(settings: Settings, events: EventStore, listings: SQLiteListingStore) -> SQLiteNegotiationStore:
@@ -103,6 +112,15 @@ def negotiation_store(settings: Settings, events: EventStore, listings: SQLiteLi
     """
     return SQLiteNegotiationStore(connect(settings.database_path), events=events, listings=listings,
                                   retry=RetryPolicy(base_seconds=settings.push_retry_seconds))
+
+
+def alert_engine(settings: Settings, listings: SQLiteListingStore, threads: SQLiteNegotiationStore,
+                 encoder: Encoder) -> AlertEngine:
+    """Saved needs on a connection of their own, matched by ``encoder``, alerted through the outbox."""
+    engine = AlertEngine(SQLiteNeedStore(connect(settings.database_path)), listings, NeedMatcher(encoder),
+                         threads.notify, per_day=settings.alerts_per_day)
+    engine.load()
+    return engine
 
 
 def expire_threads(threads: SQLiteNegotiationStore, settings: Settings) -> None:

@@ -172,7 +172,16 @@ _DESK_RULES: List[Rule] = [
                 r"(?:[:：，,]?\s*(.{1,300}))?$", re.I),
      lambda m: Command("stage_search", args={"stage": STAGE_WORDS[_first_id(m, 1, 3).lower()], "text": _rest(m, 2, 4)})),
 ]
-_RULES = _DESK_RULES + _RULES
+_POSTING_KINDS = {"demand": "demand", "need": "demand", "problem": "demand", "需求": "demand", "难题": "demand",
+                  "achievement": "achievement", "result": "achievement", "technology": "achievement",
+                  "成果": "achievement", "技术成果": "achievement"}
+_POST_RULES: List[Rule] = [
+    (re.compile(r"^(?:please\s+)?(?:post|publish|list)\s+(?:an?\s+|this\s+|my\s+|our\s+)?(demand|need|problem|achievement|"
+                r"result|technology)\s*[:：]\s*(.{12,4000})$|^(?:请)?(?:帮我)?发布(?:一[个项条])?(?:技术)?(需求|难题|技术成果|成果)"
+                r"\s*[:：]\s*(.{12,4000})$", re.I | re.S),
+     lambda m: Command("post", args={"kind": _POSTING_KINDS[_rest(m, 1, 3).lower()], "text": _rest(m, 2, 4)})),
+]
+_RULES = _DESK_RULES + _POST_RULES + _RULES
 
 
 def parse_command(text: str) -> Optional[Command]:

@@ -39,6 +39,7 @@ def _model() -> Path:
 
 
 EVENTS_TABLE_PREFIX = f"test_{uuid.uuid4().hex[:8]}_"
+ADMIN_TOKEN = f"operator-{uuid.uuid4().hex}"
 TELEGRAM_TOKEN = "7700001:stack-test-token"
 TELEGRAM_WEBHOOK_SECRET = uuid.uuid4().hex
 TELEGRAM_WEBHOOK_PORT = 8288
@@ -79,7 +80,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, hbase: tuple[str, int], bot_
                          extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1"),
                                     ("MATCHMAKER_EVENT_STORE", "hbase"),
                                     ("MATCHMAKER_HBASE_TABLE_PREFIX", EVENTS_TABLE_PREFIX),
-                                    *MESSENGERS.env(bot_api, wechat_api), ("MATCHMAKER_PUSH_RETRY_SECONDS", "0.5")))
+                                    *MESSENGERS.env(bot_api, wechat_api), ("MATCHMAKER_PUSH_RETRY_SECONDS", "0.5"),
+                                    ("MATCHMAKER_ADMIN_TOKEN", ADMIN_TOKEN)))
     try:
         with Stack(config) as running:
             yield running

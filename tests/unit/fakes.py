@@ -19,7 +19,7 @@ from matchmaker.matching import MatchService
 from matchmaker.negotiation import load_nda
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.reranking import CFHolder, Reranker
-from matchmaker.runtime import Services
+from matchmaker.runtime import Services, alert_engine
 from matchmaker.settings import load_settings
 from matchmaker.stats import SearchLog
 from nlu.lexicon import Lexicon
@@ -77,9 +77,9 @@ DEMO = [
 ]
 
 
-def make_services(tmp_path: Path) -> Services:
-    """Services over a tiny store and index, built with the hashing encoder."""
-    env = {"MATCHMAKER_VAR_DIR": str(tmp_path)}
+def make_services(tmp_path: Path, env: dict[str, str] | None = None) -> Services:
+    """Services over a tiny store and index, built with the hashing encoder (``env``: more settings)."""
+    env = {"MATCHMAKER_VAR_DIR": str(tmp_path), **(env or {})}
     settings = load_settings(env)
     connection = connect(settings.database_path)
     listings = SQLiteListingStore(connection)
@@ -96,4 +96,5 @@ def make_services(tmp_path: Path) -> Services:
     return Services(settings=settings, lexicon=Lexicon.load(ROOT / "data" / "lexicon.yml"), listings=listings,
                     threads=threads, indexes=holder, matcher=matcher, events=events, cf=cf,
                     nda=load_nda(ROOT / "data" / "nda.yml"), brokerage=Brokerage(desk, threads, listings, matcher),
-                    search_log=SearchLog(connect(settings.database_path)))
+                    search_log=SearchLog(connect(settings.database_path)),
+                    alerts=alert_engine(settings, listings, threads, HashingEncoder()))

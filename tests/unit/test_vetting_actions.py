@@ -1,0 +1,81 @@
+"""Vetting and the desk in chat: the action code, grammar and real stores, with review of new listings on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from actions.negotiation import ActionCommand
+from actions.services import set_services
+from matchmaker.matching import SearchRequest
+from matchmaker.runtime import Services
+from tests.unit.fakes import make_services
+from tests.unit.test_actions import run, tracker
+
+POST = "post an achievement: a sodium-ion battery electrolyte additive that stops capacity fade in winter"
+
+
+@pytest.fixture()
+def reviewed(tmp_path: Path) -> Iterator[Services]:
+    built = make_services(tmp_path, {"MATCHMAKER_REVIEW_NEW_LISTINGS": "1"})
+    set_services(built)
+    yield built
+    set_services(None)
+
+
+def _texts(messages: list[dict[str, object]]) -> str:
+    return "\n".join(str(m.get("text") or "") for m in messages)
+
+
+def _broker(services: Services, sender: str, name: str) -> None:
+    code = services.threads.accounts.invite(name, None, role="intermediary")
+    services.threads.accounts.redeem(code, sender)
+
+
+def _found(services: Services, owner: str) -> list[int]:
+    request = SearchRequest(query="sodium-ion battery electrolyte additive capacity fade", target_kind="achievement",
+                            language="en", requester_id="someone-else")
+    return [m.listing.id for m in services.matcher.search(request, limit=10) if m.listing.owner_id == owner]
+
+
+def test_a_held_listing_is_searchable_only_after_approval_and_its_owner_is_told(reviewed: Services) -> None:
+    _broker(reviewed, "broker-1", "Hubei Technology Transfer Centre")
+    _, posted = run(ActionCommand(), tracker(POST, "command", sender="lab-1"))
+    assert "reviews new listings first" in _texts(posted)
+    assert _found(reviewed, "lab-1") == []
+    _, queue = run(ActionCommand(), tracker("queue", "command", sender="broker-1"))
+    item = int(_texts(queue).split("#")[1].split(" ")[0])
+    assert "[review]" in _texts(queue)
+    _, approved = run(ActionCommand(), tracker(f"approve {item}", "command", sender="broker-1"))
+    assert "is published and searchable now" in _texts(approved)
+    assert len(_found(reviewed, "lab-1")) == 1
+    told = [d.body for d in reviewed.threads.take_inbox("lab-1")]
+    assert told == ["review_approved"]
+    _, again = run(ActionCommand(), tracker(f"approve {item}", "command", sender="broker-1"))
+    assert f"Item #{item} is already done" in _texts(again)
+
+
+def test_a_rejected_listing_stays_hidden_and_the_reason_reaches_its_owner(reviewed: Services) -> None:
+    _broker(reviewed, "broker-2", "Jiangsu Innovation Brokers")
+    run(ActionCommand(), tracker(POST, "command", sender="lab-2"))
+    item = reviewed.brokerage.desk.queue(reviewed.threads.accounts.acting_id("broker-2"))[0].id
+    _, no_reason = run(ActionCommand(), tracker(f"reject {item}", "command", sender="broker-2"))
+    assert "a rejection needs a reason" in _texts(no_reason)
+    _, rejected = run(ActionCommand(), tracker(f"reject {item}: the description names no test results",
+                                               "command", sender="broker-2"))
+    assert "was rejected" in _texts(rejected)
+    assert _found(reviewed, "lab-2") == []
+    notice = reviewed.threads.take_inbox("lab-2")
+    assert [(d.body, d.data["reason"]) for d in notice] == [("review_rejected", "the description names no test results")]
+
+
+def test_members_cannot_approve_and_nobody_approves_an_unknown_item(reviewed: Services) -> None:
+    run(ActionCommand(), tracker(POST, "command", sender="lab-3"))
+    _, member = run(ActionCommand(), tracker("approve 1", "command", sender="lab-3"))
+    assert "Only the platform's technology brokers" in _texts(member)
+    _broker(reviewed, "broker-3", "Anhui Tech Market")
+    _, unknown = run(ActionCommand(), tracker("通过 424242", "command", sender="broker-3"))
+    assert "没有事项#424242" in _texts(unknown)
+    assert _found(reviewed, "lab-3") == []
