@@ -23,6 +23,7 @@ from matchmaker.messages import localised, word
 from matchmaker.messages import say as common_say
 from matchmaker.negotiation import NegotiationError, Proposal, Terms, Thread
 from matchmaker.notices import button, history_lines, rating_buttons, terms_text
+from matchmaker.notices import word as notice_word
 from matchmaker.runtime import Services
 from nlu.commands import Command, parse_command
 
@@ -66,6 +67,12 @@ _SAY: Dict[str, Dict[str, str]] = {
                       "party. Say 'leave' to leave, 'thread {thread} history' for the history.",
                 "zh": "您已进入洽谈#{thread}（{state}）。{counterpart}\n现在输入的内容将发送给对方。输入“退出”离开，"
                       "输入“洽谈{thread}记录”查看记录。"},
+    "entered_broker": {"en": "You are in thread #{thread} ({state}) as its broker; both parties see what you write.\n"
+                             "{parties}\nSay 'recommend N to thread {thread}' to show them a listing, 'leave' to leave.",
+                       "zh": "您以经纪人身份进入洽谈#{thread}（{state}），双方都能看到您的发言。\n{parties}\n"
+                             "输入“推荐N给洽谈{thread}”向双方推荐信息，输入“退出”离开。"},
+    "credit_parts": {"en": "credit {score} ({parts})", "zh": "信用分{score}（{parts}）"},
+    "credit_none": {"en": "no credit score yet", "zh": "暂无信用分"},
     "left": {"en": "You left thread #{thread}. Messages from the other party will still reach you.",
              "zh": "您已离开洽谈#{thread}，对方的消息仍会通知您。"},
     "not_in_thread": {"en": "You are not in a thread. Say 'my threads' to see yours.",
@@ -207,11 +214,35 @@ def word_org(org_type: str, language: str) -> str:
 
 
 def open_thread(move: Move) -> List[EventType]:
-    """Enter a thread: free text is relayed to the other party until 'leave'."""
+    """Enter a thread: free text is relayed to the other party until 'leave'.
+
+    The thread's broker is shown both parties with their credit components instead of one counterpart.
+    """
     thread = move.services.threads.thread(move.thread_id, move.viewer)
+    if move.viewer == thread.broker_id:
+        move.reply("entered_broker", [button("history", move.language, "history", thread.id)],
+                   state=_state(thread, move.language), parties=parties_line(move.services, thread, move.language))
+        return [SlotSet(ACTIVE_THREAD_SLOT, str(thread.id))]
     move.reply("entered", thread_buttons(thread, move.viewer, move.language), state=_state(thread, move.language),
                counterpart=counterpart_line(move.services, thread, move.viewer, move.language))
     return [SlotSet(ACTIVE_THREAD_SLOT, str(thread.id))]
+
+
+def parties_line(services: Services, thread: Thread, language: str) -> str:
+    """Both parties of a thread as its broker sees them: name, kind and credit with its components."""
+    credits = services.events.credits([thread.owner_id, thread.requester_id])
+    lines = []
+    for role, pid in (("owner", thread.owner_id), ("requester", thread.requester_id)):
+        participant = services.threads.accounts.participant(pid)
+        name = participant.display_name if participant else pid
+        credit = credits.get(pid)
+        if credit is None:
+            facts = say("credit_none", language)
+        else:
+            parts = ", ".join(f"{word(key, language)} {value:.2f}" for key, value in sorted(credit.components.items()))
+            facts = say("credit_parts", language, score=f"{credit.score:.0f}", parts=parts)
+        lines.append(f"{notice_word(role, language)}: {name} · {facts}")
+    return "\n".join(lines)
 
 
 def thread_buttons(thread: Thread, viewer: str, language: str) -> List[Dict[str, str]]:

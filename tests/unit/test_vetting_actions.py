@@ -1,14 +1,17 @@
-"""Vetting and the desk in chat: the action code, grammar and real stores, with review of new listings on."""
+"""Vetting, brokers and the desk in chat: the action code, grammar and real stores, with review of new listings on."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from actions.conversation import ActionFallback
 from actions.negotiation import ActionCommand
 from actions.services import set_services
+from matchmaker.listings import ListingFilter
 from matchmaker.matching import SearchRequest
 from matchmaker.runtime import Services
 from tests.unit.fakes import make_services
@@ -79,3 +82,30 @@ def test_members_cannot_approve_and_nobody_approves_an_unknown_item(reviewed: Se
     _, unknown = run(ActionCommand(), tracker("通过 424242", "command", sender="broker-3"))
     assert "没有事项#424242" in _texts(unknown)
     assert _found(reviewed, "lab-3") == []
+
+
+def test_a_broker_joins_an_unanswered_thread_sees_both_credits_writes_and_recommends(reviewed: Services) -> None:
+    listing = reviewed.listings.get_many(reviewed.listings.matching_ids(ListingFilter(kind="achievement")))
+    first, other = sorted(listing.values(), key=lambda item: item.id)[:2]
+    thread, _ = reviewed.threads.open(first.id, "enterprise-9", first.owner_id, "battery cathode")
+    _broker(reviewed, "broker-9", "Zhejiang Tech Brokers")
+    _broker(reviewed, "broker-10", "Shanghai Tech Brokers")
+    [item] = reviewed.brokerage.flag_unanswered(time.time() + 49 * 3600)
+    _, taken = run(ActionCommand(), tracker(f"take {item.id}", "command", sender="broker-9"))
+    assert f"You are now the broker of thread #{thread.id}" in _texts(taken)
+    _, entered = run(ActionCommand(), tracker(f"open thread {thread.id}", "command", sender="broker-9"))
+    assert "as its broker" in _texts(entered) and "no credit score yet" in _texts(entered)
+    assert "enterprise-9" in _texts(entered)
+    events, _ = run(ActionFallback(), tracker("Both of you, shall we talk on Friday?", "nlu_fallback",
+                                              slots={"active_thread": str(thread.id)}, sender="broker-9"))
+    rows = reviewed.threads.take_inbox("enterprise-9")
+    assert [(d.body, d.from_role) for d in rows][-1] == ("Both of you, shall we talk on Friday?", "broker")
+    _, recommended = run(ActionCommand(), tracker(f"recommend {other.id} to thread {thread.id}", "command",
+                                                  sender="broker-9"))
+    assert f"Listing #{other.id} was recommended in thread #{thread.id}" in _texts(recommended)
+    assert [d.kind for d in reviewed.threads.take_inbox("enterprise-9")] == ["recommendation"]
+    _, stranger = run(ActionCommand(), tracker(f"open thread {thread.id}", "command", sender="broker-10"))
+    assert f"There is no thread #{thread.id} for you" in _texts(stranger)
+    _, party = run(ActionCommand(), tracker(f"recommend {other.id} to thread {thread.id}", "command",
+                                            sender="enterprise-9"))
+    assert f"Only the other party can do that in thread #{thread.id}" in _texts(party)
