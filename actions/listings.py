@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from dataclasses import replace
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.cards import listing_facts
 from actions.common import DomainDict, entity_values, latest_text, polite_failures, relays_in_thread, turn_language
 from actions.relay import acting_id
 from actions.services import get_services
@@ -66,8 +68,11 @@ def owner_name(tracker: Tracker, language: str) -> str:
 
 
 def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str,
-                          description: str, language: str) -> List[EventType]:
-    """Store and index a listing described in ``description``; report the outcome."""
+                          description: str, language: str, offer: Optional[Dict[str, Any]] = None) -> List[EventType]:
+    """Store and index a listing described in ``description``; report the outcome.
+
+    ``offer`` holds a funding offer's amount range and stage (``amount_min``, ``amount_max``, ``stage``).
+    """
     services = get_services()
     if len(description) < MIN_DESCRIPTION_CHARS:
         dispatcher.utter_message(text=say("post_ask", language, kind=word(kind, language)))
@@ -88,6 +93,8 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
         budget=int(budget[0]) if budget else None, deadline_days=int(deadline[0]) if deadline else None,
         source=f"chat:{tracker.sender_id}:{tracker.latest_message.get('message_id') or len(tracker.events)}",
         status="pending" if services.settings.review_new_listings else "published")
+    if offer is not None:
+        listing = replace(listing, owner_type="investor", listing_type="funding offer", maturity=1, **offer)
     try:
         stored = services.matcher.post(listing)
     except ListingError as error:
@@ -105,7 +112,7 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
         else word("general", language),
         region=services.lexicon.region_name(stored.region, language) if stored.region != "unspecified"
         else word("unspecified", language),
-        maturity=stored.maturity))
+        facts=listing_facts(stored, language)))
     return [SlotSet("post_pending", None)]
 
 
@@ -114,6 +121,17 @@ def post_command(dispatcher: CollectingDispatcher, tracker: Tracker, command: Co
     """"post a demand: ..." / "发布成果：...": publish the description that follows the colon."""
     return post_from_description(dispatcher, tracker, command.args.get("kind", "demand"), command.args.get("text", ""),
                                  language)
+
+
+def post_funding(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
+                 language: str) -> List[EventType]:
+    """"post funding offer: angel 0.5-5 million yuan for ..." / "发布资金：...": publish a funding offer."""
+    args = command.args
+    if not (args.get("amount_min") and args.get("amount_max") and args.get("stage")):
+        dispatcher.utter_message(text=say("funding_incomplete", language))
+        return []
+    offer = {"amount_min": int(args["amount_min"]), "amount_max": int(args["amount_max"]), "stage": args["stage"]}
+    return post_from_description(dispatcher, tracker, "funding", args.get("text", ""), language, offer)
 
 
 class ActionPostListing(Action):

@@ -14,7 +14,7 @@ from actions.alerts import ALERT_HANDLERS
 from actions.capital import CAPITAL_HANDLERS
 from actions.common import DomainDict, latest_text, polite_failures, turn_language
 from actions.desk import DESK_HANDLERS, desk_refusal
-from actions.listings import post_command
+from actions.listings import post_command, post_funding
 from actions.relay import ACTIVE_THREAD_SLOT, acting_id, active_thread, counterpart_line, refusal, relay
 from actions.services import get_services
 from matchmaker.accounts import AccountError
@@ -390,7 +390,7 @@ def nda_text(dispatcher: CollectingDispatcher, tracker: Tracker, command: Comman
 HANDLERS: Dict[str, Handler] = {
     "login": login, "whoami": whoami, "leave": leave, "set_contact": set_contact, "inbox": inbox,
     "show_nda": nda_text, **DESK_HANDLERS, **CAPITAL_HANDLERS, **ALERT_HANDLERS,
-    "post": post_command,
+    "post": post_command, "post_funding": post_funding,
 }
 THREAD_HANDLERS: Dict[str, ThreadHandler] = {
     "open": open_thread, "history": history, "accept": answer, "decline": answer, "nda": confirm_nda,

@@ -115,14 +115,20 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh": "好的。请用一条消息描述您的{kind}（内容、领域、地区、成熟度；需求请注明预算和期限），我来发布。",
     },
     "post_done": {
-        "en": "Published your {kind} #{id} “{title}” ({field} · {region} · TRL {maturity}). "
+        "en": "Published your {kind} #{id} “{title}” ({field} · {region} · {facts}). "
               "Others can find it right away.",
-        "zh": "已发布您的{kind} #{id}“{title}”（{field} · {region} · 成熟度{maturity}级），其他用户现在即可检索到。",
+        "zh": "已发布您的{kind} #{id}“{title}”（{field} · {region} · {facts}），其他用户现在即可检索到。",
     },
     "post_held": {
         "en": "Received your {kind} #{id} “{title}”. A platform broker reviews new listings first; "
               "I will tell you here as soon as it is approved and searchable.",
         "zh": "已收到您的{kind} #{id}“{title}”。新发布的信息需经平台经纪人审核，审核通过并可检索时会在这里通知您。",
+    },
+    "funding_incomplete": {
+        "en": "A funding offer needs its amount range and stage, e.g. 'post funding offer: angel 0.5-5 million yuan "
+              "for battery materials teams' (stages: seed, angel, series A, growth, loan, grant).",
+        "zh": "发布资金信息需写明金额范围和阶段，例如“发布资金：天使轮50-500万元，关注锂电池材料早期项目”"
+              "（阶段：种子轮、天使轮、A轮、成长期、贷款、资助）。",
     },
     "post_invalid": {"en": "I could not publish that: {reason}. Please describe it again.",
                      "zh": "无法发布：{reason}。请重新描述。"},

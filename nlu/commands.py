@@ -181,7 +181,41 @@ _POST_RULES: List[Rule] = [
                 r"\s*[:：]\s*(.{12,4000})$", re.I | re.S),
      lambda m: Command("post", args={"kind": _POSTING_KINDS[_rest(m, 1, 3).lower()], "text": _rest(m, 2, 4)})),
 ]
-_RULES = _DESK_RULES + _POST_RULES + _RULES
+FUNDING_STAGE_WORDS: Dict[str, str] = {
+    "seed": "seed", "种子": "seed", "种子轮": "seed", "angel": "angel", "天使": "angel", "天使轮": "angel",
+    "series a": "series_a", "a round": "series_a", "a轮": "series_a", "growth": "growth", "成长期": "growth",
+    "loan": "loan", "贷款": "loan", "科技贷款": "loan", "grant": "grant", "资助": "grant", "补助": "grant",
+    "专项资金": "grant",
+}
+_FUNDING_STAGE = "|".join(sorted((re.escape(k) for k in FUNDING_STAGE_WORDS), key=len, reverse=True))
+_AMOUNT = r"\d+(?:\.\d+)?\s*(?:万|亿|k|m|million|thousand)?\s*(?:元|yuan|rmb|cny)?"
+_RANGE = re.compile(r"(" + _AMOUNT + r")\s*(?:-|–|~|～|至|到|to)\s*(" + _AMOUNT + r")", re.I)
+
+
+def _funding(text: str) -> Dict[str, str]:
+    """The amount range and stage of a funding offer written in one message (absent parts left out)."""
+    args = {"text": text.strip()}
+    amounts = _RANGE.search(text)
+    if amounts:
+        high_unit = re.search(r"(万|亿|k|m|million|thousand)", amounts.group(2), re.I)
+        low_text = amounts.group(1)
+        if high_unit and not re.search(r"(万|亿|k|m|million|thousand)", low_text, re.I):
+            low_text += high_unit.group(1)
+        low, high = _money(low_text), _money(amounts.group(2))
+        if low is not None and high is not None:
+            args.update(amount_min=str(low), amount_max=str(high))
+    stage = re.search(_FUNDING_STAGE, text, re.I)
+    if stage:
+        args["stage"] = FUNDING_STAGE_WORDS[stage.group(0).lower()]
+    return args
+
+
+_FUNDING_RULES: List[Rule] = [
+    (re.compile(r"^(?:please\s+)?(?:post|publish|list)\s+(?:a\s+|our\s+)?funding(?:\s+offer)?\s*[:：]\s*(.{12,4000})$|"
+                r"^(?:请)?(?:帮我)?发布(?:一[个项条])?(?:资金|投资|融资)(?:信息|供给)?\s*[:：]\s*(.{12,4000})$", re.I | re.S),
+     lambda m: Command("post_funding", args=_funding(_rest(m, 1, 2)))),
+]
+_RULES = _DESK_RULES + _FUNDING_RULES + _POST_RULES + _RULES
 
 
 def parse_command(text: str) -> Optional[Command]:

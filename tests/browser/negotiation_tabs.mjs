@@ -15,11 +15,12 @@
 //
 // Exit code 0 on success; 1 with a "FAIL: ..." line on stderr otherwise.
 
-import { createRequire } from "node:module";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { CHROMIUM_ARGS, Failure, PHONE, chatSteps, loadPlaywright } from "./chat_tabs.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -30,51 +31,15 @@ const TIMEOUT_MS = Math.round(1000 * (Number(env.TIMEOUT_S) > 0 ? Number(env.TIM
 const CHROMIUM_PATH = env.CHROMIUM_PATH || "/usr/bin/chromium";
 const WEB_DIR = env.WEB_DIR || path.resolve(here, "..", "..", "bot", "web");
 const OUT_DIR = env.OUT_DIR || mkdtempSync(path.join(tmpdir(), "negotiation-shots-"));
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const PHONE = { width: 390, height: 844 };
 
-class Failure extends Error {}
+const { waitForBot, say: typed, click } = chatSteps(TIMEOUT_MS);
 
 function log(text) {
   process.stdout.write(`negotiation_tabs: ${text}\n`);
 }
 
-function loadPlaywright() {
-  const require = createRequire(path.join(WEB_DIR, "package.json"));
-  return require("playwright-core");
-}
-
-async function botTexts(page) {
-  return page.evaluate(() => Array.from(document.querySelectorAll(".rw-response"), (el) => el.innerText.trim()));
-}
-
-async function waitForBot(page, pattern, what) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const found = (await botTexts(page)).find((text) => pattern.test(text));
-    if (found) return found;
-    await page.waitForTimeout(250);
-  }
-  throw new Failure(`${what}: no bot message matching ${pattern} within ${TIMEOUT_MS / 1000} s; ` +
-    `last ones: ${JSON.stringify((await botTexts(page)).slice(-4))}`);
-}
-
 async function say(page, text) {
-  await page.fill(".rw-new-message", text);
-  await page.click(".rw-send");
-  await page.locator(".rw-client", { hasText: text.slice(0, 30) }).last().waitFor({ timeout: 10_000 });
-}
-
-async function click(page, title, what) {
-  const button = page.locator(".rw-reply", { hasText: title }).last();
-  try {
-    await button.waitFor({ state: "visible", timeout: TIMEOUT_MS });
-  } catch {
-    const shown = await page.locator(".rw-reply").allInnerTexts().catch(() => []);
-    throw new Failure(`${what}: no button "${title}" (buttons shown: ${JSON.stringify(shown.slice(-8))})`);
-  }
-  await button.click();
+  await typed(page, text, 30);
 }
 
 async function openTab(browser, name) {
@@ -91,7 +56,7 @@ async function openTab(browser, name) {
 async function run() {
   if (!PAGE_URL || !CODE || !QUERY) throw new Failure("PAGE_URL, QUERY and CODE must be set");
   mkdirSync(OUT_DIR, { recursive: true });
-  const { chromium } = loadPlaywright();
+  const { chromium } = loadPlaywright(WEB_DIR);
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
   const tabs = [];
   try {
