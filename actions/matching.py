@@ -25,6 +25,7 @@ from actions.listings import post_from_description
 from actions.relay import acting_id
 from actions.services import get_services
 from behaviour.events import Event
+from matchmaker.alerts import topic_coverage
 from matchmaker.conditions import market_side, mentions, required_values, search_query
 from matchmaker.listings import Listing
 from matchmaker.matching import Match, SearchRequest
@@ -140,9 +141,13 @@ def show_page(dispatcher: CollectingDispatcher, tracker: Tracker, request: Searc
 
 
 def note_search(request: SearchRequest, matches: List[Match]) -> None:
-    """Log a new search for the statistics; a weak best match puts the search on the intermediaries' desk."""
+    """Log a new search for the statistics; a weak best match puts the search on the intermediaries' desk.
+
+    A match is weak when none of the first three covers ``low_match_score`` of the query's topic
+    terms (the fused score ranks, it does not say whether anything is about the query at all).
+    """
     services = get_services()
-    top = matches[0].score if matches else 0.0
+    top = max((topic_coverage(request.query, m.listing.search_text) for m in matches[:3]), default=0.0)
     field, region = request.field or request.prefer_field or "", (request.regions or request.prefer_regions or ("",))[0]
     services.search_log.record(time.time(), request.requester_id, request.target_kind, field, region,
                                request.language, top, len(matches))

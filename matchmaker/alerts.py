@@ -200,6 +200,15 @@ def topic_terms(query: str) -> frozenset[str]:
     return need_terms(REQUEST_WORDS.sub(" ", query))
 
 
+def topic_coverage(query: str, text: str) -> float:
+    """How much of a query's topic a text covers: the share of its topic terms the text contains (0-1).
+
+    Unlike the fused retrieval score, which says how well the index legs agree on a ranking,
+    this is an absolute measure: a query nothing in the store is about covers little of any text.
+    """
+    return lexical_share(topic_terms(query), need_terms(text))
+
+
 def lexical_share(need: frozenset[str], listing: frozenset[str]) -> float:
     """The share of a need's distinct terms that occur in a listing (0 for a need without terms)."""
     if not need:

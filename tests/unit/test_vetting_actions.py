@@ -9,6 +9,7 @@ from typing import Iterator
 import pytest
 
 from actions.conversation import ActionFallback
+from actions.matching import ActionHandleDescription
 from actions.negotiation import ActionCommand
 from actions.services import set_services
 from matchmaker.listings import ListingFilter
@@ -109,3 +110,13 @@ def test_a_broker_joins_an_unanswered_thread_sees_both_credits_writes_and_recomm
     _, party = run(ActionCommand(), tracker(f"recommend {other.id} to thread {thread.id}", "command",
                                             sender="enterprise-9"))
     assert f"Only the other party can do that in thread #{thread.id}" in _texts(party)
+
+
+def test_only_a_search_nothing_is_about_goes_on_the_desk(reviewed: Services) -> None:
+    run(ActionHandleDescription(), tracker("We need a low-temperature lithium battery cathode", "describe_demand",
+                                           sender="good-1"))
+    assert reviewed.brokerage.desk.open_subjects("low_match") == set()
+    run(ActionHandleDescription(), tracker("We need a choir singer for our spring gala", "describe_demand",
+                                           sender="odd-1"))
+    [subject] = reviewed.brokerage.desk.open_subjects("low_match")
+    assert subject.startswith("odd-1:")
