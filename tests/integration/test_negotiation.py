@@ -125,13 +125,28 @@ PROBES = ("open thread {n}", "thread {n} history", "accept {n}", "decline {n}", 
           "close thread {n}", "进入洽谈{n}", "洽谈{n}记录")
 
 
-def test_a_third_party_sees_no_thread_on_any_path(stack: Stack) -> None:
+def broker_chat(stack: Stack) -> Chat:
+    """A signed-in technology broker who was assigned nothing."""
+    done = subprocess.run([str(APP_PYTHON), "-m", "matchmaker.accounts", "invite", "--org",
+                           f"Probe Broker {uuid.uuid4().hex[:6]}", "--role", "intermediary"], cwd=PROJECT_ROOT,
+                          env={**stack.environment(), "PYTHONPATH": str(PROJECT_ROOT)},
+                          capture_output=True, text=True, check=True)
+    code = re.search(r"invite code: (\S+)", done.stdout).group(1)  # type: ignore[union-attr]
+    chat = make_chat(stack, f"probe-broker-{uuid.uuid4().hex[:8]}")
+    assert "Signed in" in texts(chat(f"login {code}"))
+    return chat
+
+
+@pytest.mark.parametrize("who", ["anonymous", "intermediary"])
+def test_a_third_party_sees_no_thread_on_any_path(stack: Stack, who: str) -> None:
     requester_id = f"ent-{uuid.uuid4().hex[:8]}"
     requester = make_chat(stack, requester_id)
     thread, _ = open_request(stack, requester, requester_id)
-    stranger = make_chat(stack, f"stranger-{uuid.uuid4().hex[:8]}")
+    stranger = broker_chat(stack) if who == "intermediary" else make_chat(stack, f"stranger-{uuid.uuid4().hex[:8]}")
     missing = 9_999_999
-    for probe in PROBES:
+    with database(stack) as db:
+        listing = db.execute("SELECT MIN(id) FROM listings WHERE status = 'published'").fetchone()[0]
+    for probe in (*PROBES, f"recommend {listing} to thread {{n}}"):
         seen = texts(stranger(probe.format(n=thread))).replace(str(thread), "N")
         absent = texts(stranger(probe.format(n=missing))).replace(str(missing), "N")
         assert seen == absent and ("no thread" in seen or "没有编号" in seen), (probe, seen)
