@@ -23,6 +23,8 @@ MAX_QUEUE_SHOWN = 15
 _SAY: Dict[str, Dict[str, str]] = {
     "queue_empty": {"en": "Your queue is empty.", "zh": "您的待办为空。"},
     "queue_header": {"en": "Your queue ({count}):", "zh": "您的待办（{count}项）："},
+    "state_taken": {"en": "taken by you", "zh": "已认领"},
+    "state_open": {"en": "open", "zh": "待处理"},
     "taken_handoff": {"en": "You have item #{item}: a person asked for help (“{summary}”). What you type now goes "
                             "to them; say 'done {item}' to hand them back to the assistant.",
                       "zh": "您已认领事项#{item}：有用户请求人工服务（“{summary}”）。现在输入的内容将发送给对方；"
@@ -103,8 +105,7 @@ def queue_line(item: DeskItem, language: str) -> str:
     services = get_services()
     field = services.lexicon.field_name(item.field, language) if item.field else "-"
     region = services.lexicon.region_name(item.region, language) if item.region else "-"
-    state = {"zh": "已认领" if item.state == "taken" else "待处理",
-             "en": "taken by you" if item.state == "taken" else "open"}[language if language == "zh" else "en"]
+    state = say("state_taken" if item.state == "taken" else "state_open", language)
     return f"#{item.id} [{kind_word(item.kind, language)}] {item.summary[:80]} · {field} · {region} · {state}"
 
 

@@ -243,16 +243,20 @@ def alert_score(lexical: float, dense: float | None, threshold_lexical: float = 
 def implicit_need(listing: Listing) -> SavedNeed | None:
     """The need an achievement posted in chat implies: new demands that match it.
 
+    A Chinese need fires on the lexical leg only, and a demand seldom repeats most of an
+    abstract's terms, so a Chinese achievement's need is its title (its topic); an English one
+    keeps title and text for the dense leg.
+
     Returns:
         A need (not stored yet) owned by the listing's owner, targeting demands, with the
-        listing's title and text as query and source ``listing:<id>``; ``None`` for anything
-        but a stored, non-rejected achievement posted in chat.
+        listing's title (and, in English, text) as query and source ``listing:<id>``; ``None``
+        for anything but a stored, non-rejected achievement posted in chat.
     """
     if listing.kind != "achievement" or not listing.id or not listing.source.startswith("chat:"):
         return None
     if listing.status == "rejected":
         return None
-    query = f"{listing.title}\n{listing.text}"[:MAX_QUERY_CHARS]
+    query = (listing.title if listing.language == "zh" else f"{listing.title}\n{listing.text}")[:MAX_QUERY_CHARS]
     return SavedNeed(id=0, owner_id=listing.owner_id, query=query, target_kind="demand",
                      language=listing.language, source=f"listing:{listing.id}")
 

@@ -425,6 +425,20 @@ def test_implicit_need_of_an_achievement_posted_in_chat(world: World) -> None:
     assert [n.data["listing_id"] for n in world.notices("user-9")] == [demand.id]
 
 
+def test_a_chinese_achievement_implies_a_need_for_its_title_and_hears_of_a_demand_about_it(world: World) -> None:
+    engine = world.engine()
+    achievement = world.post("锂电池正极材料", "一种锂电池正极材料，低温容量保持率高，已完成中试，可在零下30度工作。",
+                             owner_id="lab-zh", source="chat:lab-zh:1", language="zh")
+    implied = implicit_need(achievement)
+    assert implied is not None and implied.query == "锂电池正极材料"
+    engine.save_need(implied)
+    demand = world.post("低温电池", "我们需要低温性能好的锂电池正极材料，用于北方电动车。", kind="demand",
+                        owner_id="org:ev-north", language="zh")
+    world.post("窑炉余热", "我们需要陶瓷窑炉余热回收技术。", kind="demand", owner_id="org:kiln", language="zh")
+    engine.scan_once()
+    assert [n.data["listing_id"] for n in world.notices("lab-zh")] == [demand.id]
+
+
 def test_only_stored_chat_achievements_imply_a_need() -> None:
     chat = listing("Sulfide battery electrolyte", "A solid electrolyte.", source="chat:user-9:1")
     assert implicit_need(chat) is not None
