@@ -1,4 +1,4 @@
-"""Ranking lift of CF and credit re-ranking, on a simulated market (``behaviour.simulator``).
+"""Ranking lift of CF and credit re-ranking, on a simulated market (``bench.simulator``).
 
     .venv/bin/python -m bench.ranking_lift [--limit-per-corpus 500] [--users 1500] [--seed 7] [--taste-weight 1]
 
@@ -43,7 +43,8 @@ import numpy as np
 from behaviour.cf import CFModel
 from behaviour.credit import compute_credits
 from behaviour.events import Event
-from behaviour.simulator import (
+from behaviour.store import SQLiteEventStore
+from bench.simulator import (
     DAY,
     START,
     Behaviour,
@@ -54,7 +55,7 @@ from behaviour.simulator import (
     retrieval_score,
     simulate,
 )
-from behaviour.store import SQLiteEventStore
+from index.evaluate import ndcg_of_gains
 from matchmaker.reranking import CFHolder, Reranker, Signals
 from matchmaker.settings import PROJECT_ROOT, load_settings
 
@@ -102,26 +103,6 @@ def sessions_between(sessions: Iterable[Session], start: float, end: float) -> l
     return [session for session in sessions if start <= session.ts < end]
 
 
-def dcg(gains: Sequence[float], k: int) -> float:
-    """Discounted cumulative gain of the first ``k`` gains (linear gain, log2 discount)."""
-    return sum(gain / math.log2(position + 2) for position, gain in enumerate(gains[:k]))
-
-
-def ndcg_at_k(ranked_gains: Sequence[float], pool_gains: Sequence[float], k: int = 10) -> float:
-    """nDCG@k of a ranking against the best ordering of the whole candidate pool.
-
-    Args:
-        ranked_gains: Gains in the order ranked.
-        pool_gains: Gains of every candidate that could have been ranked.
-        k: Cut-off.
-
-    Returns:
-        A value in [0, 1]; 0 when no candidate has a positive gain.
-    """
-    ideal = dcg(sorted(pool_gains, reverse=True), k)
-    return dcg(ranked_gains, k) / ideal if ideal > 0 else 0.0
-
-
 def ranked(query: Query, reranker: Reranker) -> list[float]:
     """The query's gains in the order ``reranker`` serves them (ties keep the BM25 order)."""
     scores = [reranker.final(retrieval_score(rank), signals)
@@ -138,7 +119,7 @@ def hidden_ndcg(queries: Sequence[Query], name: str, k: int = 10) -> float:
     for query in queries:
         values = query.hidden[name]
         order = sorted(range(len(values)), key=lambda position: (-values[position], position))
-        total += ndcg_at_k([query.gains[position] for position in order], query.gains, k)
+        total += ndcg_of_gains([query.gains[position] for position in order], query.gains, k)
     return total / len(queries)
 
 
@@ -146,7 +127,7 @@ def mean_ndcg(queries: Sequence[Query], reranker: Reranker, k: int = 10) -> floa
     """Mean nDCG@k of ``reranker``'s blend over ``queries``."""
     if not queries:
         return 0.0
-    return sum(ndcg_at_k(ranked(query, reranker), query.gains, k) for query in queries) / len(queries)
+    return sum(ndcg_of_gains(ranked(query, reranker), query.gains, k) for query in queries) / len(queries)
 
 
 def weight_grid(with_credit: bool) -> list[Weights]:

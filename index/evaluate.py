@@ -35,6 +35,21 @@ CUTOFF = 10
 Qrels = dict[str, dict[str, int]]
 
 
+def dcg(gains: Sequence[float], k: int = CUTOFF) -> float:
+    """Discounted cumulative gain of the first ``k`` gains: ``sum(gain_i / log2(i + 1))``, ranks from 1."""
+    return sum(gain / math.log2(rank + 1) for rank, gain in enumerate(gains[:k], start=1))
+
+
+def ndcg_of_gains(ranked_gains: Sequence[float], pool_gains: Sequence[float], k: int = CUTOFF) -> float:
+    """nDCG@k of gains in ranked order against the best ordering of every gain that could be ranked.
+
+    Returns:
+        A value in [0, 1]; 0 when no gain is positive.
+    """
+    ideal = dcg(sorted((g for g in pool_gains if g > 0), reverse=True), k)
+    return dcg([max(g, 0.0) for g in ranked_gains], k) / ideal if ideal > 0 else 0.0
+
+
 def ndcg_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int = CUTOFF) -> float:
     """Normalised discounted cumulative gain with graded relevance.
 
@@ -49,10 +64,7 @@ def ndcg_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int = CUTO
     Returns:
         nDCG@k in [0, 1]; 0 when there is no positive judgement.
     """
-    dcg = sum(max(relevance.get(doc, 0), 0) / math.log2(rank + 1) for rank, doc in enumerate(ranked[:k], start=1))
-    ideal_gains = sorted((g for g in relevance.values() if g > 0), reverse=True)[:k]
-    ideal = sum(g / math.log2(rank + 1) for rank, g in enumerate(ideal_gains, start=1))
-    return dcg / ideal if ideal > 0 else 0.0
+    return ndcg_of_gains([float(relevance.get(doc, 0)) for doc in ranked], [float(g) for g in relevance.values()], k)
 
 
 def recall_at_k(ranked: Sequence[str], relevance: Mapping[str, int], k: int = CUTOFF) -> float:

@@ -11,7 +11,8 @@ import pytest
 
 from behaviour.credit import compute_credits
 from behaviour.events import KINDS, Event
-from behaviour.simulator import (
+from bench.ranking_lift import sessions_between, time_split
+from bench.simulator import (
     DAY,
     START,
     Behaviour,
@@ -22,7 +23,7 @@ from behaviour.simulator import (
     simulate,
     title_query,
 )
-from bench.ranking_lift import ndcg_at_k, sessions_between, time_split
+from index.evaluate import ndcg_of_gains
 from matchmaker.listings import Listing
 from tests.unit.fakes import make_listing
 
@@ -168,12 +169,12 @@ def test_the_time_split_keeps_only_earlier_events_and_later_events_change_nothin
 
 
 def test_ndcg_on_a_hand_computed_case() -> None:
-    assert ndcg_at_k([3.0, 2.0, 0.0], [0.0, 2.0, 3.0]) == pytest.approx(1.0)
-    assert ndcg_at_k([0.0, 3.0], [3.0, 0.0]) == pytest.approx((3.0 / math.log2(3)) / 3.0)
+    assert ndcg_of_gains([3.0, 2.0, 0.0], [0.0, 2.0, 3.0]) == pytest.approx(1.0)
+    assert ndcg_of_gains([0.0, 3.0], [3.0, 0.0]) == pytest.approx((3.0 / math.log2(3)) / 3.0)
     expected = (1.0 + 2.0 / math.log2(3)) / (3.0 + 2.0 / math.log2(3))
-    assert ndcg_at_k([1.0, 2.0], [1.0, 2.0, 3.0], k=2) == pytest.approx(expected)
-    assert ndcg_at_k([0.0, 0.0], [0.0, 0.0]) == 0.0
-    assert ndcg_at_k([1.0, 3.0], [3.0, 1.0], k=1) == pytest.approx(1.0 / 3.0)
+    assert ndcg_of_gains([1.0, 2.0], [1.0, 2.0, 3.0], k=2) == pytest.approx(expected)
+    assert ndcg_of_gains([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert ndcg_of_gains([1.0, 3.0], [3.0, 1.0], k=1) == pytest.approx(1.0 / 3.0)
 
 
 def test_retrieval_score_is_the_lexical_leg_rrf_normalised() -> None:
