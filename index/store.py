@@ -1,4 +1,4 @@
-"""Versioned index directories, published by switching one pointer file atomically.
+"""Versioned index directories: writing one, verifying and loading one.
 
 Layout under a root folder::
 
@@ -8,7 +8,9 @@ Layout under a root folder::
 A version is written into a hidden temporary directory and renamed into ``versions/``
 when complete, so a half-written version is never visible. ``config.json`` records the
 build time, model, library versions, document counts, settings and the sha256 checksum
-of every other file; :func:`load_current` verifies all of them before serving a version.
+of every other file; :func:`load_version` verifies all of them before serving a version.
+Publishing (copying a version under a local or HDFS root and switching ``CURRENT``) is
+:mod:`index.remote`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import uuid
 from datetime import datetime, timezone
 from importlib import metadata
@@ -37,7 +38,6 @@ VERSIONS = "versions"
 FORMAT_VERSION = 1
 LIBRARIES = ("faiss-cpu", "numpy", "scipy", "sentence-transformers")
 
-_VERSION_NAME = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6,32}$")
 
 
 class IndexIntegrityError(RuntimeError):
@@ -117,65 +117,6 @@ def write_version(root: str | Path, hybrid: HybridIndex, meta: dict[str, Any] | 
     return directory
 
 
-def publish(root: str | Path, version_dir: str | Path) -> None:
-    """Make a version the served one by replacing ``root/CURRENT`` atomically.
-
-    Args:
-        root: The index root folder.
-        version_dir: A directory returned by :func:`write_version` under the same root.
-
-    Raises:
-        IndexIntegrityError: If the version directory has no ``config.json``.
-    """
-    version = Path(version_dir)
-    if not (Path(root) / VERSIONS / version.name / CONFIG).is_file():
-        raise IndexIntegrityError(f"{version} is not a complete version under {root}")
-    pointer = Path(root) / POINTER
-    temporary = pointer.with_name(f".{POINTER}.{uuid.uuid4().hex}")
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(version.name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, pointer)
-    _fsync_directory(Path(root))
-
-
-def current_version(root: str | Path) -> Path:
-    """Return the directory named by ``root/CURRENT``.
-
-    Args:
-        root: The index root folder.
-
-    Returns:
-        The published version directory.
-
-    Raises:
-        IndexIntegrityError: If nothing is published or the pointer is malformed.
-    """
-    pointer = Path(root) / POINTER
-    if not pointer.is_file():
-        raise IndexIntegrityError(f"no index published under {root}")
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not _VERSION_NAME.match(name):
-        raise IndexIntegrityError(f"{pointer} does not name a version: {name!r}")
-    return Path(root) / VERSIONS / name
-
-
-def list_versions(root: str | Path) -> list[Path]:
-    """List the complete version directories under a root, oldest first.
-
-    Args:
-        root: The index root folder.
-
-    Returns:
-        Version directories sorted by name (which starts with the UTC build time).
-    """
-    versions = Path(root) / VERSIONS
-    if not versions.is_dir():
-        return []
-    return sorted(p for p in versions.iterdir() if _VERSION_NAME.match(p.name) and (p / CONFIG).is_file())
-
-
 def _read_config(directory: Path) -> dict[str, Any]:
     config_path = directory / CONFIG
     if not config_path.is_file():
@@ -235,18 +176,3 @@ def load_version(directory: str | Path, encoder: Encoder) -> tuple[HybridIndex, 
         raise IndexIntegrityError(f"{path}: dimension {dense.dimension} != encoder's {encoder.dimension}")
     return HybridIndex(dense, lexical, encoder, settings), config
 
-
-def load_current(root: str | Path, encoder: Encoder) -> tuple[HybridIndex, dict[str, Any]]:
-    """Load and verify the published version under a root.
-
-    Args:
-        root: The index root folder.
-        encoder: The query encoder.
-
-    Returns:
-        ``(index, config)``; ``config["version"]`` names the version served.
-
-    Raises:
-        IndexIntegrityError: If nothing is published or the version fails verification.
-    """
-    return load_version(current_version(root), encoder)
