@@ -167,9 +167,9 @@ def open_default_backend() -> Backend:
     event store; this process spools under ``<var>/spool-webpage`` so it never shares a spool
     file with the action server.
     """
-    from behaviour.open import primary_event_store
     from behaviour.spool import SpoolingEventStore
     from matchmaker.accounts import SQLiteAccountStore
+    from matchmaker.event_stores import primary_event_store
     from matchmaker.listings import connect
     from matchmaker.negotiation_store import SQLiteNegotiationStore
     from matchmaker.settings import load_settings

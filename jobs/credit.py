@@ -16,9 +16,9 @@ import logging
 import time
 
 from behaviour.credit import credit_from, tallies_of
-from behaviour.open import primary_event_store
 from jobs.events_source import events_rdd
 from jobs.spark import spark_session
+from matchmaker.event_stores import primary_event_store
 from matchmaker.settings import Settings, load_settings
 
 logger = logging.getLogger("jobs.credit")

@@ -21,9 +21,9 @@ from index.build import assemble_hybrid, encode_in_batches
 from index.dense import SentenceTransformerEncoder
 from index.remote import current_name, publish_version
 from index.store import write_version
-from jobs.export_listings import export_listings
 from matchmaker.demo_data import demo_funding, demo_listings
 from matchmaker.listings import SQLiteListingStore, connect
+from matchmaker.listings_export import export_listings
 from matchmaker.settings import Settings, load_settings
 from nlu.lexicon import Lexicon
 from storage.files import FileStoreError, resolve

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import faiss
 
-from behaviour.open import serving_event_store
 from behaviour.store import EventStore
 from index.dense import Encoder, SentenceTransformerEncoder
 from index.remote import current_name, fetch_version
@@ -23,6 +22,7 @@ from matchmaker.alerts import AlertEngine, NeedMatcher, SQLiteNeedStore, implici
 from matchmaker.brokerage import Brokerage
 from matchmaker.delivery import RetryPolicy
 from matchmaker.desk import SQLiteDesk
+from matchmaker.event_stores import serving_event_store
 from matchmaker.index_holder import IndexHolder, fold_in_missing
 from matchmaker.index_watch import IndexWatcher
 from matchmaker.listings import Listing, SQLiteListingStore, connect

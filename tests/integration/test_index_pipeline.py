@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from bot.stack import APP_PYTHON, Stack, post_json
-from jobs.export_listings import export_listings
 from matchmaker.demo_data import demo_listings
 from matchmaker.listings import SQLiteListingStore, connect
+from matchmaker.listings_export import export_listings
 from matchmaker.matching import SearchRequest
 from matchmaker.runtime import build_services
 from matchmaker.settings import PROJECT_ROOT, load_settings
