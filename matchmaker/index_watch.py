@@ -20,10 +20,11 @@ import numpy as np
 
 from index.dense import Encoder
 from index.hybrid import HybridIndex
-from index.remote import current_name, fetch_version, prune_cache
+from index.remote import prune_cache
 from index.store import IndexIntegrityError, load_version
 from matchmaker.index_holder import IndexHolder
 from matchmaker.listings import ListingStore
+from matchmaker.versions import VersionPoller
 from storage.files import Location
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,9 @@ def probe(index: HybridIndex, listings: ListingStore, probes: int = PROBES) -> N
     raise ProbeFailedError(f"probe queries did not find listings {sorted(stored)}")
 
 
-def load_checked(root: Location, name: str, cache_dir: Path, encoder: Encoder,
-                 listings: ListingStore) -> HybridIndex:
-    """Fetch, verify and probe version ``name`` of ``root``."""
-    index, _ = load_version(fetch_version(root, name, cache_dir), encoder)
+def load_checked(directory: Path, encoder: Encoder, listings: ListingStore) -> HybridIndex:
+    """Verify and probe a fetched version directory."""
+    index, _ = load_version(directory, encoder)
     probe(index, listings)
     return index
 
@@ -74,35 +74,22 @@ class IndexWatcher:
         replaying spooled events).
         """
         self._also = tuple(also)
-        self._root, self._cache_dir, self._encoder = root, cache_dir, encoder
+        self._cache_dir = cache_dir
         self._holder, self._listings, self._interval = holder, listings, interval
-        self._rejected: set[str] = set()
+        self._poller = VersionPoller("index", root, cache_dir, lambda directory: load_checked(directory, encoder, listings),
+                                     self._serve, rejects=(IndexIntegrityError,))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check_once(self) -> str | None:
         """Swap in the published version if it is new and sound; return its name if swapped."""
-        try:
-            name = current_name(self._root)
-        except OSError as error:
-            logger.warning("cannot read the index pointer under %s: %s", self._root.uri, error)
-            return None
-        if name is None or name == self._holder.version or name in self._rejected:
-            return None
-        try:
-            index = load_checked(self._root, name, self._cache_dir, self._encoder, self._listings)
-        except IndexIntegrityError as error:
-            self._rejected.add(name)
-            logger.error("index version %s rejected, still serving %s: %s", name, self._holder.version, error)
-            return None
-        except OSError as error:
-            logger.warning("index version %s not loaded yet (will retry): %s", name, error)
-            return None
+        return self._poller.check_once(self._holder.version)
+
+    def _serve(self, index: HybridIndex, name: str) -> None:
         added = self._holder.swap(index, name, self._listings)
         logger.info("now serving index version %s (%d documents, %d folded in from the store)",
                     name, len(index), added)
         prune_cache(self._cache_dir, keep={name})
-        return name
 
     def start(self) -> None:
         """Poll in a daemon thread until :meth:`stop`."""

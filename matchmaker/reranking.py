@@ -24,7 +24,7 @@ from pathlib import Path
 from behaviour.cf import CFModel
 from behaviour.credit import NEUTRAL_SCORE, main_component
 from behaviour.store import Credit, EventStore
-from index.remote import current_name, fetch_version
+from matchmaker.versions import VersionPoller
 from storage.files import Location
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,11 @@ class CFHolder:
 
     def __init__(self, root: Location | None, cache_dir: Path) -> None:
         """Serve versions published under ``root`` (``None``: CF disabled)."""
-        self._root, self._cache_dir = root, cache_dir
         self._model: CFModel | None = None
         self._version: str | None = None
-        self._rejected: set[str] = set()
         self._lock = threading.Lock()
+        self._poller = None if root is None else VersionPoller(
+            "CF", root, cache_dir, CFModel.load, self._serve, rejects=(OSError, ValueError, KeyError))
 
     @property
     def model(self) -> CFModel | None:
@@ -77,26 +77,11 @@ class CFHolder:
 
     def check_once(self) -> str | None:
         """Load a newly published version if there is one; return its name if swapped in."""
-        if self._root is None:
-            return None
-        try:
-            name = current_name(self._root)
-            if name is None or name == self._version or name in self._rejected:
-                return None
-            directory = fetch_version(self._root, name, self._cache_dir)
-        except OSError as error:
-            logger.warning("CF factors not readable yet: %s", error)
-            return None
-        try:
-            model = CFModel.load(directory)
-        except (OSError, ValueError, KeyError) as error:
-            self._rejected.add(name)
-            logger.error("CF version %s rejected, still serving %s: %s", name, self._version, error)
-            return None
+        return None if self._poller is None else self._poller.check_once(self._version)
+
+    def _serve(self, model: CFModel, name: str) -> None:
         self.set_model(model, name)
-        logger.info("now serving CF version %s (%d users, %d listings)", name, len(model.users),
-                    len(model.item_ids))
-        return name
+        logger.info("now serving CF version %s (%d users, %d listings)", name, len(model.users), len(model.item_ids))
 
 
 class Reranker:
