@@ -47,6 +47,7 @@ from channels.push import (
     parse_push,
     secret_matches,
 )
+from channels.rate_limit import limiter_from
 from matchmaker.messages import say
 from nlu.language import detect_language
 
@@ -87,11 +88,13 @@ def max_message_chars() -> int:
 
 
 def guard(on_new_message: Handler, limit: int, refused_prefixes: Tuple[Text, ...] = ()) -> Handler:
-    """Wrap Rasa's message handler with the input checks and the silence guard.
+    """Wrap Rasa's message handler with the input checks, the per-sender rate limit and the silence guard.
 
     A sender id starting with one of ``refused_prefixes`` belongs to another channel: it gets
-    a polite refusal and its conversation is not touched.
+    a polite refusal and its conversation is not touched. A sender over the rate limit
+    (``channels.rate_limit``) is asked to slow down, and the message is not handled.
     """
+    limiter = limiter_from(os.environ)
 
     async def guarded(message: UserMessage) -> None:
         text = message.text if isinstance(message.text, str) else ""
@@ -99,6 +102,9 @@ def guard(on_new_message: Handler, limit: int, refused_prefixes: Tuple[Text, ...
         output = message.output_channel
         if str(message.sender_id).startswith(refused_prefixes):
             await output.send_text_message(message.sender_id, say("sender_reserved", language))
+            return
+        if limiter is not None and not limiter.allow(str(message.sender_id)):
+            await output.send_text_message(message.sender_id, say("slow_down", language))
             return
         if not text.strip():
             await output.send_text_message(message.sender_id, say("empty", language))

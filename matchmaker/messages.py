@@ -140,6 +140,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, the matching service is temporarily unavailable. Please try again in a minute.",
         "zh": "抱歉，匹配服务暂时不可用，请稍后再试。",
     },
+    "slow_down": {
+        "en": "You are sending messages faster than I can answer. Please wait a few seconds and try again.",
+        "zh": "您发送消息的速度过快，请稍等几秒后再试。",
+    },
     "sender_reserved": {
         "en": "Sender ids starting with tg:, wx: or web: belong to the Telegram, WeChat and web channels. "
               "Please choose another sender id.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -80,3 +81,14 @@ def test_action_server_down_is_announced(stack: Stack) -> None:
         assert "暂时不可用" in texts(reply)
     finally:
         stack.start_actions()
+
+
+def test_a_flooding_sender_is_asked_to_slow_down_and_others_are_not(stack: Stack) -> None:
+    flooder = make_chat(stack, f"flood-{time.time_ns()}")
+    with ThreadPoolExecutor(40) as pool:
+        replies = list(pool.map(lambda i: " ".join(str(m.get("text") or "") for m in flooder(f"你好 {i}")), range(80)))
+    slowed = [reply for reply in replies if "您发送消息的速度过快" in reply]
+    assert 10 <= len(slowed) <= 50, replies
+    assert "faster than I can answer" not in " ".join(replies)
+    bystander = make_chat(stack, f"calm-{time.time_ns()}")
+    assert "faster than I can answer" not in " ".join(str(m.get("text") or "") for m in bystander("hello"))
