@@ -77,12 +77,14 @@ def test_a_published_version_is_swapped_in_under_load_without_losing_a_query(sta
     outcomes: list[bool] = []
 
     def chat(sender: str) -> None:
+        """A user searching about once a second: under the per-sender rate limit, as a person would be."""
         while not stop.is_set():
             reply = post_json(f"{stack.config.rasa_url}/webhooks/rest/webhook",
                               {"sender": sender, "message": "We need a technology to recycle lithium batteries"})
             outcomes.append(any(m.get("buttons") for m in reply))
+            stop.wait(1.0)
 
-    users = [threading.Thread(target=chat, args=(f"swap-{n}",)) for n in range(2)]
+    users = [threading.Thread(target=chat, args=(f"swap-{n}",)) for n in range(3)]
     for user in users:
         user.start()
     try:
