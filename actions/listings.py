@@ -100,8 +100,7 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
     except ListingError as error:
         dispatcher.utter_message(text=say("post_invalid", language, reason=str(error)))
         return [SlotSet("post_pending", None)]
-    services.brokerage.listing_posted(stored)
-    services.listing_published(stored)
+    services.listing_posted(stored)
     if stored.status == "pending":
         dispatcher.utter_message(text=say("post_held", language, kind=word(kind, language), id=stored.id,
                                           title=stored.title))

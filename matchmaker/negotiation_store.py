@@ -595,16 +595,7 @@ class SQLiteNegotiationStore:
                               (NOTICE_THREAD, NOTICE_SENDER, key)).fetchone()
             if seen is not None:
                 return False
-            seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM thread_messages WHERE thread_id = ?",
-                                 (NOTICE_THREAD,)).fetchone()[0])
-            db.execute("INSERT INTO thread_messages (thread_id, seq, sender_id, kind, body, data, client_key, created_at)"
-                       " VALUES (?, ?, ?, 'notice', ?, ?, ?, ?)",
-                       (NOTICE_THREAD, seq, NOTICE_SENDER, body, json.dumps(data, ensure_ascii=False, sort_keys=True),
-                        key, now))
-            db.executemany("INSERT OR IGNORE INTO outbox (thread_id, seq, recipient_id, identity, channel,"
-                           " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(NOTICE_THREAD, seq, participant, identity, channel_of(identity), now, now)
-                            for participant, identity in recipients])
+            _store_message(db, NOTICE_THREAD, NOTICE_SENDER, "notice", body, data, key, now, recipients)
         return True
 
     def notices_for(self, participant_id: str, since_seq: int = 0) -> list[Message]:
@@ -790,17 +781,25 @@ def _append(db: sqlite3.Connection, thread: Thread, sender_id: str, kind: str, b
             data: dict[str, Any], client_key: str | None, now: float,
             recipients: Sequence[tuple[str, str]]) -> Message:
     """Store one message with the thread's next ``seq`` and its outbox rows; touch the thread."""
+    message = _store_message(db, thread.id, sender_id, kind, body, data, client_key, now, recipients)
+    db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread.id))
+    return message
+
+
+def _store_message(db: sqlite3.Connection, thread_id: int, sender_id: str, kind: str, body: str,
+                   data: dict[str, Any], client_key: str | None, now: float,
+                   recipients: Sequence[tuple[str, str]]) -> Message:
+    """Store one message of a thread (or of the notices, thread 0) with its next ``seq`` and its outbox rows."""
     seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM thread_messages WHERE thread_id = ?",
-                         (thread.id,)).fetchone()[0])
+                         (thread_id,)).fetchone()[0])
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True)
     db.execute("INSERT INTO thread_messages (thread_id, seq, sender_id, kind, body, data, client_key, created_at)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread.id, seq, sender_id, kind, body, payload, client_key, now))
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (thread_id, seq, sender_id, kind, body, payload, client_key, now))
     db.executemany("INSERT OR IGNORE INTO outbox (thread_id, seq, recipient_id, identity, channel, next_attempt_at,"
                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   [(thread.id, seq, participant, identity, channel_of(identity), now, now)
+                   [(thread_id, seq, participant, identity, channel_of(identity), now, now)
                     for participant, identity in recipients if identity != sender_id])
-    db.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread.id))
-    return Message(thread.id, seq, sender_id, kind, body, now, data, client_key)
+    return Message(thread_id, seq, sender_id, kind, body, now, data, client_key)
 
 
 def _get(db: sqlite3.Connection, thread_id: int) -> Thread | None:

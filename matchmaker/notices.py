@@ -9,11 +9,14 @@ a click keeps the conversation's language.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from matchmaker.delivery import Delivery
 from matchmaker.messages import duration, localised, money
 from matchmaker.negotiation import CounterpartView, History, Message, Proposal, Terms
+
+logger = logging.getLogger(__name__)
 
 Rendered = dict[str, Any]
 
@@ -192,8 +195,8 @@ def render_notice(body: str, data: dict[str, Any], language: str) -> list[Render
     if body in _TEXTS:
         try:
             return [{"text": text(body, language, **values), "buttons": []}]
-        except KeyError:
-            pass
+        except KeyError as missing:
+            logger.warning("notice %s lacks %s; shown by its name", body, missing)
     return [{"text": body, "buttons": []}]
 
 

@@ -56,9 +56,10 @@ class Services:
     alerts: AlertEngine
     watcher: IndexWatcher | None = None
 
-    def listing_published(self, listing: Listing) -> None:
-        """A listing was stored through chat: an achievement's owner hears of new matching demands,
-        and the alert engine looks at the listing now rather than at its next poll."""
+    def listing_posted(self, listing: Listing) -> None:
+        """A listing was stored through chat: it goes on the intermediaries' desk, an achievement's
+        owner hears of new matching demands, and the alert engine looks at it now, not at its next poll."""
+        self.brokerage.listing_posted(listing)
         need = implicit_need(listing)
         if need is not None:
             self.alerts.save_need(need)
