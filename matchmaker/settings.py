@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ("embedded", "cluster")
+PROFILES = ("embedded", "cluster", "production")
+CLUSTER_PROFILES = ("cluster", "production")
 
 
 class SettingsError(ValueError):
@@ -55,6 +56,7 @@ class Settings:
     unanswered_hours: float = 48.0
     alerts_per_day: int = 5
     demo_funding_path: Path = PROJECT_ROOT / "data" / "demo" / "funding.yml"
+    database_url: str | None = None
 
 
 def _path(env: Mapping[str, str], key: str, default: Path) -> Path:
@@ -141,7 +143,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if profile not in PROFILES:
         raise SettingsError(f"MATCHMAKER_PROFILE must be one of {PROFILES}, got {profile!r}")
     var_dir = _path(env, "MATCHMAKER_VAR_DIR", Path("var"))
-    if profile == "cluster":
+    database_url = env.get("MATCHMAKER_DATABASE_URL") or None
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("MATCHMAKER_DATABASE_URL must be a postgresql:// URL")
+    if profile == "production" and database_url is None:
+        raise SettingsError("the production profile needs MATCHMAKER_DATABASE_URL (postgresql://user:password@host:port/db)")
+    if profile in CLUSTER_PROFILES:
         hdfs = env.get("MATCHMAKER_HDFS", "hdfs://127.0.0.1:8020").rstrip("/")
         base = env.get("MATCHMAKER_HDFS_BASE", "/matchmaker").rstrip("/")
         default_index, default_listings = f"{hdfs}{base}/index", f"{hdfs}{base}/listings"
@@ -158,7 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         index_cache_dir=_path(env, "MATCHMAKER_INDEX_CACHE", var_dir / "index-cache"),
         webhdfs_url=env.get("MATCHMAKER_WEBHDFS_URL") or None,
         index_poll_seconds=float(_int(env, "MATCHMAKER_INDEX_POLL_SECONDS", 10)),
-        event_store=_choice(env, "MATCHMAKER_EVENT_STORE", "hbase" if profile == "cluster" else "sqlite",
+        event_store=_choice(env, "MATCHMAKER_EVENT_STORE", "hbase" if profile in CLUSTER_PROFILES else "sqlite",
                             ("sqlite", "hbase")),
         events_path=_path(env, "MATCHMAKER_EVENTS_DB", var_dir / "events.db"),
         hbase_host=env.get("MATCHMAKER_HBASE_HOST", "127.0.0.1"),
@@ -182,4 +189,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unanswered_hours=_float(env, "MATCHMAKER_UNANSWERED_HOURS", 48.0),
         alerts_per_day=_int(env, "MATCHMAKER_ALERTS_PER_DAY", 5),
         demo_funding_path=_path(env, "MATCHMAKER_FUNDING", Path("data/demo/funding.yml")),
+        database_url=database_url,
     )

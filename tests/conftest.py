@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -26,6 +30,8 @@ from tests.standins.telegram_api import TelegramBotApi
 from tests.standins.wechat_api import WeChatApi
 
 DEMO_LIMIT = "120"
+PORT_OFFSET = int(os.environ.get("MATCHMAKER_TEST_PORT_OFFSET", "0"))
+"""Added to every port the tests' own servers listen on, so two test runs can share a machine."""
 
 
 def _model() -> Path:
@@ -42,8 +48,8 @@ EVENTS_TABLE_PREFIX = f"test_{uuid.uuid4().hex[:8]}_"
 ADMIN_TOKEN = f"operator-{uuid.uuid4().hex}"
 TELEGRAM_TOKEN = "7700001:stack-test-token"
 TELEGRAM_WEBHOOK_SECRET = uuid.uuid4().hex
-TELEGRAM_WEBHOOK_PORT = 8288
-WECHAT_PORT = 8290
+TELEGRAM_WEBHOOK_PORT = 8288 + PORT_OFFSET
+WECHAT_PORT = 8290 + PORT_OFFSET
 WECHAT_TOKEN = "stacktesttoken"
 WECHAT_APP_ID = "wx0000000000stack"
 WECHAT_APP_SECRET = uuid.uuid4().hex
@@ -75,7 +81,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, hbase: tuple[str, int], bot_
     env = {**os.environ, "MATCHMAKER_VAR_DIR": str(var_dir), "MATCHMAKER_DEMO_LIMIT": DEMO_LIMIT,
            "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run([str(APP_PYTHON), "-m", "matchmaker.bootstrap"], cwd=PROJECT_ROOT, env=env, check=True)
-    config = StackConfig(model=_model(), rasa_port=5205, actions_port=5255, web_port=8280, wechat_port=WECHAT_PORT,
+    config = StackConfig(model=_model(), rasa_port=5205 + PORT_OFFSET, actions_port=5255 + PORT_OFFSET,
+                         web_port=8280 + PORT_OFFSET, wechat_port=WECHAT_PORT,
                          var_dir=var_dir,
                          extra_env=(("MATCHMAKER_VAR_DIR", str(var_dir)), ("MATCHMAKER_INDEX_POLL_SECONDS", "1"),
                                     ("MATCHMAKER_EVENT_STORE", "hbase"),
@@ -190,3 +197,54 @@ def hbase() -> Iterator[tuple[str, int]]:
     """
     with local_service("hbase.sh", hbase_answers):
         yield HBASE_THRIFT
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A server the tests started on 127.0.0.1 (``infra/<script>``) and how to reach it."""
+
+    script: str
+    port: int
+    password: str
+    env: dict[str, str]
+
+    def run(self, command: str) -> None:
+        """``infra/<script> <command>`` (start, stop, restart, kill) with this server's settings."""
+        subprocess.run([str(PROJECT_ROOT / "infra" / self.script), command], env=self.env, check=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalServer]:
+    """A real PostgreSQL (``infra/postgres.sh``) in a fresh data directory, with databases
+    ``matchmaker`` and ``rasa`` owned by role ``matchmaker``; stopped and removed afterwards."""
+    data = Path(tempfile.mkdtemp(prefix="matchmaker-pg-"))
+    server = LocalServer("postgres.sh", 55432 + PORT_OFFSET, secrets.token_urlsafe(18),
+                         {**os.environ, "PG_DATA_DIR": str(data), "PG_PORT": str(55432 + PORT_OFFSET)})
+    server.env["PG_PASSWORD"] = server.password
+    server.run("start")
+    try:
+        yield server
+    finally:
+        server.run("stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def postgres_url(server: LocalServer, database: str = "matchmaker") -> str:
+    """The ``postgresql://`` URL of ``database`` on ``server``, as role ``matchmaker``."""
+    return f"postgresql://matchmaker:{server.password}@127.0.0.1:{server.port}/{database}"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[LocalServer]:
+    """A real Redis (``infra/redis.sh``) with a password, in a fresh directory; stopped afterwards."""
+    data = Path(tempfile.mkdtemp(prefix="matchmaker-redis-"))
+    port = 56379 + PORT_OFFSET
+    server = LocalServer("redis.sh", port, secrets.token_urlsafe(18),
+                         {**os.environ, "REDIS_DATA_DIR": str(data), "REDIS_PORT": str(port)})
+    server.env["REDIS_PASSWORD"] = server.password
+    server.run("start")
+    try:
+        yield server
+    finally:
+        server.run("stop")
+        shutil.rmtree(data, ignore_errors=True)
