@@ -16,13 +16,21 @@ MODEL_INPUTS := config.yml bot/domain.yml data/lexicon.yml $(sort $(wildcard dat
 MODEL_HASH := $(shell cat $(MODEL_INPUTS) 2>/dev/null | sha256sum | cut -c1-16)
 MODEL := models/$(MODEL_HASH).tar.gz
 
-.PHONY: help install system web spacy demo model run test test-unit test-dialogue lint nlu-report \
-  infra infra-up infra-down index learn
+# The production profile (MATCHMAKER_PROFILE=production) also needs PostgreSQL and Redis, and
+# their passwords: taken from the environment, else generated once into var/production.env.
+PROD_ENV := var/production.env
+PRODUCTION := $(filter production,$(MATCHMAKER_PROFILE))
+WITH_PROD_ENV := $(if $(PRODUCTION),. ./$(PROD_ENV) &&,)
+
+.PHONY: help install system web spacy demo model run test test-fast test-unit test-dialogue lint nlu-report \
+  infra infra-up infra-down prod-up prod-down index learn
 
 help:
 	@echo "make run   - install what is missing, build demo data, index and model, start the assistant"
 	@echo "make test  - install what is missing and run every test"
+	@echo "make test-fast - the same without the heaviest tests (production profile, Spark cluster, abuse)"
 	@echo "make infra-up / infra-down - start / stop the local HDFS and HBase (127.0.0.1)"
+	@echo "make prod-up / prod-down - start / stop HDFS, HBase, PostgreSQL and Redis for MATCHMAKER_PROFILE=production"
 	@echo "make index - rebuild the index with the Spark job from the exported listings"
 	@echo "make learn - train collaborative filtering and compute credit scores from the behaviour events"
 
@@ -57,8 +65,8 @@ spacy: var/spacy/zh_blank/meta.json
 var/spacy/zh_blank/meta.json: scripts/make_spacy_blanks.py .venv-rasa/.installed
 	.venv-rasa/bin/python scripts/make_spacy_blanks.py var/spacy
 
-demo: .venv/.installed
-	$(APP_PY) -m matchmaker.bootstrap
+demo: .venv/.installed $(if $(PRODUCTION),prod-up)
+	$(WITH_PROD_ENV) $(APP_PY) -m matchmaker.bootstrap
 
 model: $(MODEL)
 
@@ -83,8 +91,19 @@ infra-up: infra
 infra-down:
 	@infra/down.sh
 
+$(PROD_ENV):
+	@scripts/production-env.sh $@
+
+prod-up: install infra $(PROD_ENV)
+	@. ./$(PROD_ENV) && infra/up.sh && infra/postgres.sh start && infra/redis.sh start
+	@echo "PostgreSQL: 127.0.0.1:55432, Redis: 127.0.0.1:56379 (passwords in $(PROD_ENV) unless set in the environment)"
+	@echo "Use them with: MATCHMAKER_PROFILE=production make run"
+
+prod-down:
+	@infra/redis.sh stop; infra/postgres.sh stop; infra/down.sh
+
 run: install demo model
-	$(APP_PY) -m bot.stack --model $(MODEL)
+	$(WITH_PROD_ENV) $(APP_PY) -m bot.stack --model $(MODEL)
 
 lint: .venv/.installed
 	$(APP_PY) -m ruff check .
@@ -97,6 +116,9 @@ test-dialogue: install model
 
 test: install infra model lint test-dialogue
 	MATCHMAKER_MODEL_ARCHIVE=$(MODEL) $(APP_PY) -m pytest
+
+test-fast: install infra model lint
+	MATCHMAKER_MODEL_ARCHIVE=$(MODEL) $(APP_PY) -m pytest -m "not heavy"
 
 nlu-report: install
 	bench/nlu_cross_validation.sh

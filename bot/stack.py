@@ -13,7 +13,9 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -23,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
+from urllib.parse import unquote, urlsplit
 
 from matchmaker.settings import PROJECT_ROOT, load_settings
 
@@ -46,11 +49,34 @@ class StackConfig:
     wechat_port: int = 8090
     var_dir: Path = field(default_factory=lambda: load_settings().var_dir)
     extra_env: tuple[tuple[str, str], ...] = ()
+    instances: int = 1
+    entry_port: int = 8000
+    actions_entry_port: int = 5150
 
     @property
     def rasa_url(self) -> str:
-        """Base URL of the Rasa server."""
+        """Base URL of the (first) Rasa server."""
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Base URLs of every Rasa server (``rasa_port``, ``rasa_port + 1``, ...)."""
+        return [f"http://{self.host}:{self.rasa_port + i}" for i in range(self.instances)]
+
+    @property
+    def entry_url(self) -> str:
+        """Where clients send turns: the Rasa server, or nginx in front of several."""
+        return self.rasa_url if self.instances == 1 else f"http://{self.host}:{self.entry_port}"
+
+    @property
+    def actions_url(self) -> str:
+        """Where the Rasa servers call actions: the action server, or nginx in front of several."""
+        port = self.actions_port if self.instances == 1 else self.actions_entry_port
+        return f"http://{self.host}:{port}"
+
+    def name(self, server: str, instance: int) -> str:
+        """The process name of ``server`` number ``instance`` (``rasa``, or ``rasa-2`` of several)."""
+        return server if self.instances == 1 else f"{server}-{instance + 1}"
 
     @property
     def page_url(self) -> str:
@@ -103,30 +129,87 @@ class Stack:
             "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false", "MATCHMAKER_VAR_DIR": str(self.config.var_dir),
             "MATCHMAKER_ACTIONS_PORT": str(self.config.actions_port),
+            "MATCHMAKER_ACTIONS_URL": self.config.actions_url,
             "MATCHMAKER_TRACKER_DB": str(self.config.var_dir / "trackers.db"),
-            "MATCHMAKER_PUSH_SECRET": self.push_secret, "MATCHMAKER_RASA_URL": self.config.rasa_url,
+            "MATCHMAKER_PUSH_SECRET": self.push_secret, "MATCHMAKER_RASA_URL": self.config.entry_url,
+            "MATCHMAKER_RASA_PUSH_URLS": ",".join(self.config.rasa_urls),
             "MATCHMAKER_GATEWAY_SECRET": self.gateway_secret, "MATCHMAKER_ADMIN_TOKEN": self.admin_token,
         })
         env.update(dict(self.config.extra_env))
+        if env.get("MATCHMAKER_PROFILE") == "production":
+            env.update(production_stores(env))
         return env
 
+    @property
+    def production(self) -> bool:
+        """Whether the servers run the production profile (PostgreSQL, Redis)."""
+        return self.environment().get("MATCHMAKER_PROFILE") == "production"
+
     def start(self) -> None:
-        """Start the servers one after the other, each waited for until it answers."""
+        """Start the servers, each waited for until it answers.
+
+        Several instances of a server start together and are then waited for one by one;
+        with more than one, nginx is started in front of them.
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.config
-        endpoints = self.write_endpoints()
-        self.start_actions()
-        self._spawn("rasa", [str(RASA_BIN), "run", "--model", str(cfg.model), "--endpoints", str(endpoints),
-                             "--credentials", "credentials.yml", "--interface", cfg.host,
-                             "--port", str(cfg.rasa_port), "--cors", "*", "--enable-api",
-                             "--auth-token", self.token])
-        self._wait("rasa", f"{cfg.rasa_url}/status?token={self.token}", timeout=600)
-        for text in ("hello", "你好", "We need a better battery material", "我们需要电池材料技术"):
-            post_json(f"{cfg.rasa_url}/model/parse?token={self.token}", {"text": text})
+        self.write_endpoints()
+        if cfg.instances > 1:
+            self.start_entry()
+        for instance in range(cfg.instances):
+            self.spawn_actions(instance)
+        for instance in range(cfg.instances):
+            self.wait_actions(instance)
+        for instance in range(cfg.instances):
+            self.spawn_rasa(instance)
+        for instance in range(cfg.instances):
+            self.wait_rasa(instance)
         self._spawn("web", [str(APP_PYTHON), "-m", "bot.webpage", "--host", cfg.host, "--port", str(cfg.web_port),
-                            "--socket-url", cfg.rasa_url])
+                            "--socket-url", cfg.entry_url])
         self._wait("web", cfg.page_url, timeout=60)
         self.start_gateways()
+
+    def spawn_rasa(self, instance: int = 0) -> None:
+        """Start Rasa server number ``instance`` (not waited for: see :meth:`wait_rasa`)."""
+        cfg = self.config
+        self._spawn(cfg.name("rasa", instance),
+                    [str(RASA_BIN), "run", "--model", str(cfg.model), "--endpoints", str(self.endpoints_path),
+                     "--credentials", "credentials.yml", "--interface", cfg.host,
+                     "--port", str(cfg.rasa_port + instance), "--cors", "*", "--enable-api",
+                     "--auth-token", self.token])
+
+    def wait_rasa(self, instance: int = 0) -> None:
+        """Wait until Rasa server number ``instance`` answers, then warm its parser in both languages."""
+        cfg = self.config
+        url = cfg.rasa_urls[instance]
+        self._wait(cfg.name("rasa", instance), f"{url}/status?token={self.token}", timeout=600)
+        for text in ("hello", "你好", "We need a better battery material", "我们需要电池材料技术"):
+            post_json(f"{url}/model/parse?token={self.token}", {"text": text})
+
+    def start_entry(self) -> None:
+        """Start nginx in front of the Rasa servers and the action servers."""
+        cfg = self.config
+        run_dir = cfg.var_dir / "nginx"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        servers = "\n".join(f"        server {cfg.host}:{cfg.rasa_port + i} max_fails=1 fail_timeout=3s;"
+                            for i in range(cfg.instances))
+        actions = "\n".join(f"        server {cfg.host}:{cfg.actions_port + i} max_fails=1 fail_timeout=3s;"
+                            for i in range(cfg.instances))
+        conf = fill((PROJECT_ROOT / "infra" / "nginx.conf.template").read_text(encoding="utf-8"), {
+            "RUN_DIR": str(run_dir), "LOG_DIR": str(self.log_dir), "HOST": cfg.host,
+            "ENTRY_PORT": str(cfg.entry_port), "ACTIONS_ENTRY_PORT": str(cfg.actions_entry_port),
+            "RASA_SERVERS": servers, "ACTION_SERVERS": actions})
+        (run_dir / "nginx.conf").write_text(conf, encoding="utf-8")
+        self._spawn("nginx", [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(run_dir), "-c", str(run_dir / "nginx.conf")])
+
+        def listening() -> bool:
+            try:
+                with socket.create_connection((cfg.host, cfg.entry_port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        self._wait_until("nginx", listening, timeout=30, pause=0.2)
 
     def gateways(self) -> dict[str, bool]:
         """Which messenger gateways this run starts (each needs its token)."""
@@ -152,19 +235,51 @@ class Stack:
         """The WeChat server URL (what the official account's server configuration points at)."""
         return f"http://{self.config.host}:{self.config.wechat_port}/wechat"
 
-    def write_endpoints(self) -> Path:
-        """Fill ``endpoints.yml``'s ``${VARIABLES}`` from the environment into the run folder."""
-        template = string.Template((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-        target = self.config.var_dir / "endpoints.yml"
-        target.write_text(template.substitute(self.environment()), encoding="utf-8")
-        return target
+    @property
+    def endpoints_path(self) -> Path:
+        """Where :meth:`write_endpoints` puts the filled endpoints file."""
+        return self.config.var_dir / "endpoints.yml"
 
-    def start_actions(self) -> None:
-        """Start (or restart) the action server and wait until it is warm."""
+    def write_endpoints(self) -> Path:
+        """Fill the endpoints template's ``${VARIABLES}`` from the environment into the run folder.
+
+        The production template (``endpoints.production.yml``) keeps its passwords as
+        references that Rasa resolves from its environment, so no secret is written.
+        """
+        env = self.environment()
+        name = "endpoints.production.yml" if env.get("MATCHMAKER_PROFILE") == "production" else "endpoints.yml"
+        template = string.Template((PROJECT_ROOT / name).read_text(encoding="utf-8"))
+        self.endpoints_path.write_text(template.substitute(env), encoding="utf-8")
+        return self.endpoints_path
+
+    def spawn_actions(self, instance: int = 0) -> None:
+        """Start action server number ``instance`` (not waited for: see :meth:`wait_actions`).
+
+        Of several, each keeps its caches in a folder of its own (``var/actions-N``); what
+        they share lives in the database, the index store and the behaviour store.
+        """
         cfg = self.config
-        self._spawn("actions", [str(APP_PYTHON), "-m", "actions.server", "--host", cfg.host,
-                                "--port", str(cfg.actions_port)])
-        self._wait("actions", f"http://{cfg.host}:{cfg.actions_port}/health", timeout=600)
+        own: dict[str, str] = {}
+        if cfg.instances > 1:
+            own["MATCHMAKER_VAR_DIR"] = str(cfg.var_dir / f"actions-{instance + 1}")
+        self._spawn(cfg.name("actions", instance), [str(APP_PYTHON), "-m", "actions.server", "--host", cfg.host,
+                                                    "--port", str(cfg.actions_port + instance)], own)
+
+    def wait_actions(self, instance: int = 0) -> None:
+        """Wait until action server number ``instance`` answers (it answers once it is warm)."""
+        cfg = self.config
+        self._wait(cfg.name("actions", instance), f"http://{cfg.host}:{cfg.actions_port + instance}/health",
+                   timeout=600)
+
+    def start_actions(self, instance: int = 0) -> None:
+        """Start (or restart) action server number ``instance`` and wait until it is warm."""
+        self.spawn_actions(instance)
+        self.wait_actions(instance)
+
+    def start_rasa(self, instance: int = 0) -> None:
+        """Start (or restart) Rasa server number ``instance`` and wait until it answers."""
+        self.spawn_rasa(instance)
+        self.wait_rasa(instance)
 
     def kill_process(self, name: str) -> None:
         """Kill one server at once (SIGKILL), as a crash would."""
@@ -210,10 +325,10 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _spawn(self, name: str, command: list[str]) -> None:
+    def _spawn(self, name: str, command: list[str], own_env: dict[str, str] | None = None) -> None:
         log = (self.log_dir / f"{name}.log").open("ab")
         self._logs[name] = log
-        self._processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.environment(),
+        self._processes[name] = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**self.environment(), **(own_env or {})},
                                                  stdout=log, stderr=subprocess.STDOUT,
                                                  start_new_session=True)
 
@@ -239,6 +354,36 @@ class Stack:
                 return False
 
         self._wait_until(name, answers, timeout, pause=1.0)
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace each ``${NAME}`` of ``values`` in ``template``; every other ``$`` stays as it is."""
+    for name, value in values.items():
+        template = template.replace("${" + name + "}", value)
+    return template
+
+
+def production_stores(env: dict[str, str]) -> dict[str, str]:
+    """The tracker store (PostgreSQL) and lock store (Redis) settings the production
+    endpoints file names, taken from ``MATCHMAKER_DATABASE_URL`` and ``MATCHMAKER_REDIS_URL``.
+
+    Raises:
+        StackError: when either URL is missing or malformed.
+    """
+    database, redis = env.get("MATCHMAKER_DATABASE_URL", ""), env.get("MATCHMAKER_REDIS_URL", "")
+    db, lock = urlsplit(database), urlsplit(redis)
+    if db.scheme not in ("postgresql", "postgres") or not db.hostname or not db.username:
+        raise StackError("the production profile needs MATCHMAKER_DATABASE_URL=postgresql://user:password@host:port/db")
+    if lock.scheme != "redis" or not lock.hostname:
+        raise StackError("the production profile needs MATCHMAKER_REDIS_URL=redis://:password@host:port/db")
+    return {
+        "MATCHMAKER_TRACKER_DB_HOST": db.hostname, "MATCHMAKER_TRACKER_DB_PORT": str(db.port or 5432),
+        "MATCHMAKER_TRACKER_DB_NAME": env.get("MATCHMAKER_TRACKER_DB_NAME", "rasa"),
+        "MATCHMAKER_TRACKER_DB_USER": unquote(db.username), "MATCHMAKER_TRACKER_DB_PASSWORD": unquote(db.password or ""),
+        "MATCHMAKER_REDIS_HOST": lock.hostname, "MATCHMAKER_REDIS_PORT": str(lock.port or 6379),
+        "MATCHMAKER_REDIS_PASSWORD": unquote(lock.password or ""),
+        "MATCHMAKER_REDIS_DB": lock.path.strip("/") or "0",
+    }
 
 
 def messenger_lines(stack: Stack) -> str:
@@ -293,9 +438,13 @@ def main() -> None:
     parser.add_argument("--actions-port", type=int, default=5055)
     parser.add_argument("--web-port", type=int, default=8080)
     parser.add_argument("--wechat-port", type=int, default=8090)
+    parser.add_argument("--instances", type=int, default=None,
+                        help="Rasa servers and action servers each (default: 2 in the production profile, else 1)")
     args = parser.parse_args()
+    production = load_settings().profile == "production"
+    instances = args.instances or (2 if production else 1)
     stack = Stack(StackConfig(model=args.model, rasa_port=args.rasa_port, actions_port=args.actions_port,
-                              web_port=args.web_port, wechat_port=args.wechat_port))
+                              web_port=args.web_port, wechat_port=args.wechat_port, instances=instances))
     stopping = False
 
     def request_stop(*_: object) -> None:
@@ -308,8 +457,10 @@ def main() -> None:
           f"{stack.log_dir}) ...", flush=True)
     try:
         stack.start()
+        servers = (f"Servers:       {instances} Rasa ({', '.join(stack.config.rasa_urls)}) and {instances} action "
+                   f"servers behind nginx, conversations in PostgreSQL, locks in Redis\n" if instances > 1 else "")
         print(f"\nChat page:     {stack.config.page_url}\n"
-              f"REST webhook:  {stack.config.rasa_url}/webhooks/rest/webhook\n"
+              f"REST webhook:  {stack.config.entry_url}/webhooks/rest/webhook\n{servers}"
               f"Statistics:    {stack.config.page_url.rstrip('/')}/admin/stats (operator token: {stack.admin_token})\n"
               f"{messenger_lines(stack)}\n"
               f"{demo_sign_in()}\n"
