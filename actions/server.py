@@ -51,7 +51,8 @@ def warm_up() -> float:
 def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
     """The push channels configured in ``env``.
 
-    Web push needs the Rasa URL and the push secret, Telegram the bot token, WeChat the app
+    Web push needs the Rasa URL (``MATCHMAKER_RASA_PUSH_URLS``: every Rasa server's, when
+    several serve the conversations; else ``MATCHMAKER_RASA_URL``) and the push secret, Telegram the bot token, WeChat the app
     id and secret (``channels.gateway.pushing_messengers``). A channel that is off still gets
     its outbox rows: they wait and are shown at the top of the recipient's next reply.
     """
@@ -60,9 +61,11 @@ def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
     def render(delivery: Delivery) -> list[dict[str, Any]]:
         return render_for(services, delivery, services.threads.accounts.language_of(delivery.identity))
 
-    rasa_url, secret = env.get("MATCHMAKER_RASA_URL"), env.get("MATCHMAKER_PUSH_SECRET")
-    if rasa_url and secret:
-        channels.append(WebPushChannel(rasa_url, secret, render))
+    rasa_urls = [url for url in (env.get("MATCHMAKER_RASA_PUSH_URLS") or env.get("MATCHMAKER_RASA_URL") or "").split(",")
+                 if url.strip()]
+    secret = env.get("MATCHMAKER_PUSH_SECRET")
+    if rasa_urls and secret:
+        channels.append(WebPushChannel(rasa_urls, secret, render))
     else:
         logger.info("web push is off (MATCHMAKER_RASA_URL / MATCHMAKER_PUSH_SECRET not set): web users get "
                     "thread messages at the top of their next reply")

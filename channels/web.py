@@ -32,11 +32,13 @@ class WebPushChannel:
 
     name = "web"
 
-    def __init__(self, rasa_url: str, secret: str, render: Renderer, timeout: float = 5.0) -> None:
-        """Push to the Rasa server at ``rasa_url`` with the shared ``secret``.
+    def __init__(self, rasa_url: str | Sequence[str], secret: str, render: Renderer, timeout: float = 5.0) -> None:
+        """Push to the Rasa server(s) at ``rasa_url`` with the shared ``secret``.
 
         Args:
-            rasa_url: the Rasa server's base URL, e.g. ``http://127.0.0.1:5005``.
+            rasa_url: the Rasa server's base URL, e.g. ``http://127.0.0.1:5005``, or the URLs
+                of every Rasa server when several serve the same conversations (a page's
+                socket is held by one of them; each is asked in turn until one has it).
             secret: the value of ``MATCHMAKER_PUSH_SECRET`` the Rasa server was started with.
             render: turns a delivery into bot messages (``{"text", "buttons"}`` dicts), in
                 the recipient's language.
@@ -46,21 +48,25 @@ class WebPushChannel:
             ValueError: for a URL that is not absolute http(s), an empty secret or a
                 timeout that is not positive.
         """
-        parts = urlsplit(rasa_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"rasa_url must be an absolute http(s) URL, got {rasa_url!r}")
+        urls = [rasa_url] if isinstance(rasa_url, str) else list(rasa_url)
+        if not urls:
+            raise ValueError("at least one Rasa server URL is needed")
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"rasa_url must be an absolute http(s) URL, got {url!r}")
         if not secret:
             raise ValueError("the push secret must not be empty")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
-        self.url = rasa_url.rstrip("/") + PUSH_PATH
+        self.urls = tuple(url.rstrip("/") + PUSH_PATH for url in urls)
         self._secret = secret
         self._render = render
         self._timeout = timeout
 
     def __repr__(self) -> str:
         """The target, never the secret."""
-        return f"WebPushChannel({self.url!r})"
+        return f"WebPushChannel({', '.join(self.urls)!r})"
 
     def push(self, identity: str, delivery: Delivery) -> None:
         """Show ``delivery`` in the page of session ``identity``.
@@ -71,15 +77,25 @@ class WebPushChannel:
             PermanentChannelError: the Rasa server refused the request (403: wrong secret,
                 400: bad body, or another 4xx), or the rendering breaks the push contract.
         """
-        request = self._request(identity, delivery)
-        status, reply = self._post(json.dumps(request.to_json(), ensure_ascii=False).encode("utf-8"))
+        body = json.dumps(self._request(identity, delivery).to_json(), ensure_ascii=False).encode("utf-8")
+        failure: TransientChannelError | None = None
+        for url in self.urls:
+            try:
+                if self._push_to(url, body):
+                    return
+            except TransientChannelError as error:
+                failure = error
+        raise failure or TransientChannelError("not connected")
+
+    def _push_to(self, url: str, body: bytes) -> bool:
+        """Push ``body`` to one Rasa server; whether that server had the page's socket."""
+        status, reply = self._post(url, body)
         if status != 200:
             raise _status_error(status)
         delivered = _delivered(reply)
         if delivered is None:
             raise TransientChannelError("unreadable reply from the Rasa server")
-        if not delivered:
-            raise TransientChannelError("not connected")
+        return delivered
 
     def _request(self, identity: str, delivery: Delivery) -> PushRequest:
         """The push body for one delivery, checked against the contract before it is sent."""
@@ -91,9 +107,9 @@ class WebPushChannel:
             raise PermanentChannelError(f"delivery {delivery.key} renders to no message")
         return PushRequest(identity, messages)
 
-    def _post(self, body: bytes) -> tuple[int, bytes]:
-        """POST the body; return the status and the reply (an HTTP error status included)."""
-        request = urllib.request.Request(self.url, data=body, method="POST", headers={
+    def _post(self, url: str, body: bytes) -> tuple[int, bytes]:
+        """POST the body to ``url``; return the status and the reply (an HTTP error status included)."""
+        request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8", SECRET_HEADER: self._secret})
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as reply:

@@ -3,6 +3,7 @@ server, and DispatchLoop driving a real outbox."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -121,6 +122,13 @@ class FakeRasa:
 
 @pytest.fixture()
 def rasa() -> Iterator[tuple[str, FakeRasa]]:
+    with fake_rasa_server() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def fake_rasa_server() -> Iterator[tuple[str, FakeRasa]]:
+    """A local HTTP server answering the push route as :class:`FakeRasa` says."""
     fake = FakeRasa()
 
     class Handler(BaseHTTPRequestHandler):
@@ -181,6 +189,39 @@ def test_replies_map_to_channel_errors(rasa: tuple[str, FakeRasa], status: int, 
     assert len(fake.received) == 1
 
 
+def test_of_several_rasa_servers_the_one_holding_the_socket_delivers() -> None:
+    with fake_rasa_server() as (first_url, first), fake_rasa_server() as (second_url, second):
+        first.answer(200, {"delivered": False})
+        WebPushChannel([first_url, second_url], SECRET, render).push(OWNER, delivery("to the second"))
+        assert len(first.received) == 1 and len(second.received) == 1
+
+        second.answer(200, {"delivered": False})
+        with pytest.raises(TransientChannelError, match="not connected"):
+            WebPushChannel([first_url, second_url], SECRET, render).push(OWNER, delivery())
+
+        first.answer(200, {"delivered": True})
+        before = len(second.received)
+        WebPushChannel([first_url, second_url], SECRET, render).push(OWNER, delivery())
+        assert len(second.received) == before, "a delivered push is not sent to the next server"
+
+        first.answer(403, {"error": "forbidden"})
+        with pytest.raises(PermanentChannelError):
+            WebPushChannel([first_url, second_url], SECRET, render).push(OWNER, delivery())
+        assert len(second.received) == before
+
+
+def test_a_rasa_server_that_is_down_is_skipped_for_the_next(rasa: tuple[str, FakeRasa]) -> None:
+    url, fake = rasa
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    WebPushChannel([down, url], SECRET, render, timeout=1.0).push(OWNER, delivery())
+    assert len(fake.received) == 1
+    fake.answer(200, {"delivered": False})
+    with pytest.raises(TransientChannelError, match="unreachable"):
+        WebPushChannel([down, url], SECRET, render, timeout=1.0).push(OWNER, delivery())
+
+
 def test_a_timeout_is_transient(rasa: tuple[str, FakeRasa]) -> None:
     url, fake = rasa
     fake.answer(200, {"delivered": True}, delay=1.5)
@@ -207,8 +248,9 @@ def test_a_rendering_that_breaks_the_contract_is_permanent_and_sends_nothing(ras
 
 
 @pytest.mark.parametrize(("url", "secret", "timeout"), [
-    ("127.0.0.1:5005", SECRET, 5.0), ("ftp://x", SECRET, 5.0), ("http://x", "", 5.0), ("http://x", SECRET, 0.0)])
-def test_bad_settings_are_refused(url: str, secret: str, timeout: float) -> None:
+    ("127.0.0.1:5005", SECRET, 5.0), ("ftp://x", SECRET, 5.0), ("http://x", "", 5.0), ("http://x", SECRET, 0.0),
+    ([], SECRET, 5.0), (["http://x", "x:1"], SECRET, 5.0)])
+def test_bad_settings_are_refused(url: str | list[str], secret: str, timeout: float) -> None:
     with pytest.raises(ValueError):
         WebPushChannel(url, secret, render, timeout=timeout)
 
