@@ -20,6 +20,11 @@ Run locally (``local[*]``)::
     .venv/bin/python -m jobs.build_index                      # the profile's listings and index
     .venv/bin/python -m jobs.build_index --input var/listings  # index written to var/index
 
+Run on the local standalone cluster (``infra/spark.sh start``), listings and index on HDFS::
+
+    .venv/bin/python -m jobs.build_index --master spark://127.0.0.1:7077 \\
+      --input hdfs://127.0.0.1:8020/matchmaker/listings
+
 Run on a cluster (the same file, unchanged; ship the project's packages with it)::
 
     zip -qr matchmaker.zip index jobs matchmaker nlu storage
@@ -49,7 +54,7 @@ from index.dense import ModelSpec, SentenceTransformerEncoder
 from index.remote import publish_version
 from index.store import load_version, write_version
 from jobs.listing_rows import IndexRow, newer, parse_line, validate_record
-from jobs.spark import spark_session
+from jobs.spark import add_master_argument, spark_session
 from matchmaker.settings import load_settings
 from storage.files import Location, resolve
 
@@ -255,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
                         "else 'index' next to the input)")
     parser.add_argument("--format", choices=("auto", "jsonl", "parquet"), default="auto")
     parser.add_argument("--model", default=settings.model_name)
-    parser.add_argument("--master", help="Spark master (default local[*] unless spark-submit sets one)")
+    add_master_argument(parser)
     parser.add_argument("--factory", help="FAISS factory string instead of the size rule")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--webhdfs", default=settings.webhdfs_url,

@@ -17,7 +17,7 @@ import time
 
 from behaviour.credit import credit_from, tallies_of
 from jobs.events_source import events_rdd
-from jobs.spark import spark_session
+from jobs.spark import add_master_argument, spark_session
 from matchmaker.event_stores import primary_event_store
 from matchmaker.settings import Settings, load_settings
 
@@ -45,7 +45,7 @@ def compute_and_store(settings: Settings, master: str | None = None, now: float 
 def main(argv: list[str] | None = None) -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--master")
+    add_master_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     print(json.dumps(compute_and_store(load_settings(), args.master)))

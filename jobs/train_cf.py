@@ -30,7 +30,7 @@ import numpy as np
 from behaviour.cf import HALF_LIFE_DAYS, CFModel, event_weight
 from index.remote import publish_version
 from jobs.events_source import events_rdd
-from jobs.spark import spark_session
+from jobs.spark import add_master_argument, spark_session
 from matchmaker.settings import Settings, load_settings
 from storage.files import resolve
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, default=10.0)
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--half-life-days", type=float, default=HALF_LIFE_DAYS)
-    parser.add_argument("--master")
+    add_master_argument(parser)
     parser.add_argument("--output", default=settings.cf_uri)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
