@@ -194,7 +194,12 @@ class HBaseEventStore:
         if self._connection is None:
             connection = happybase.Connection(self._host, self._port, timeout=self._timeout, autoconnect=True)
             if self.table_name.encode() not in connection.tables():
-                connection.create_table(self.table_name, {"e": {"max_versions": 1}, "c": {"max_versions": 1}})
+                try:
+                    connection.create_table(self.table_name, {"e": {"max_versions": 1}, "c": {"max_versions": 1}})
+                except Exception:
+                    # Another server sharing the table created it first.
+                    if self.table_name.encode() not in connection.tables():
+                        raise
             self._connection = connection
         return self._connection
 

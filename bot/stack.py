@@ -411,9 +411,9 @@ DEMO_BROKER = "Platform Technology Brokers (demo)"
 def demo_sign_in() -> str:
     """A line with a ready sign-in code for a demo owner, so one person can try both sides."""
     from matchmaker.accounts import SQLiteAccountStore, demo_owner_invite
-    from matchmaker.listings import connect
+    from storage.sql import open_database
 
-    connection = connect(load_settings().database_path)
+    connection = open_database(load_settings())
     try:
         accounts = SQLiteAccountStore(connection)
         demo = demo_owner_invite(accounts, connection)

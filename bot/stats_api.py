@@ -23,7 +23,6 @@ import hmac
 import json
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +34,7 @@ from urllib.parse import parse_qsl
 
 from bot.thread_api import Names
 from matchmaker.stats import LANGUAGES, StatsFilter, platform_stats, stats_csv
+from storage.sql import Connection, Error, connect_sqlite, open_database
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,7 @@ def parse_query(query: str) -> StatsQuery:
             raise QueryError(f"parameter {name!r} is given twice")
         values[name] = value.strip()
     since = _day_start(values.get("since"), "since")
-    until_day = _day_start(values.get("until"), "until")
-    until = None if until_day is None else until_day + timedelta(days=1).total_seconds()
+    until = _day_start(values.get("until"), "until", days_after=1)
     if since is not None and until is not None and until <= since:
         raise QueryError("until must not be before since")
     language = values.get("lang") or "zh"
@@ -122,11 +121,11 @@ def open_default_names() -> Names:
     return Lexicon.load(load_settings().lexicon_path)
 
 
-def default_database_path() -> Path:
-    """The configured database (``load_settings().database_path``)."""
+def open_default_database() -> Connection:
+    """The configured database (``storage.sql.open_database``), read-only."""
     from matchmaker.settings import load_settings
 
-    return load_settings().database_path
+    return open_database(load_settings(), read_only=True)
 
 
 class StatsApi:
@@ -137,7 +136,7 @@ class StatsApi:
         """Configure the API; nothing is opened until the first authorised request.
 
         Args:
-            database_path: the embedded database, or ``None`` for the configured one.
+            database_path: an embedded database file, or ``None`` for the configured database.
             admin_token: the operator token; empty disables the statistics (503).
             open_names: loads display names of field and region codes (``None``: codes only).
             clock: the time source of ``generated_at``.
@@ -147,7 +146,7 @@ class StatsApi:
         self._open_names = open_names
         self._clock = clock
         self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
+        self._db: Connection | None = None
         self._names: Names | None = None
 
     @staticmethod
@@ -174,7 +173,7 @@ class StatsApi:
             return error_response(400, str(error))
         try:
             stats = self._stats(request)
-        except (sqlite3.Error, OSError):
+        except (*Error, OSError):
             logger.exception("statistics %s failed", path)
             return error_response(503, "statistics are unavailable")
         if path == CSV_PATH:
@@ -197,15 +196,11 @@ class StatsApi:
         stats["names"] = self._display_names(stats, request.language)
         return stats
 
-    def _connection(self) -> sqlite3.Connection:
-        """The database, opened now if needed (read-only: ``PRAGMA query_only``)."""
-        from matchmaker.listings import connect
-
+    def _connection(self) -> Connection:
+        """The database, opened now if needed, read-only."""
         with self._lock:
             if self._db is None:
-                connection = connect(self._path or default_database_path())
-                connection.execute("PRAGMA query_only = ON")
-                self._db = connection
+                self._db = connect_sqlite(self._path, read_only=True) if self._path else open_default_database()
                 self._names = self._load_names()
             return self._db
 
@@ -227,8 +222,11 @@ class StatsApi:
         return {"fields": fields, "regions": regions}
 
 
-def _day_start(raw: str | None, name: str) -> float | None:
-    """Midnight UTC of a ``YYYY-MM-DD`` date as Unix seconds (``None`` when absent)."""
+def _day_start(raw: str | None, name: str, days_after: int = 0) -> float | None:
+    """Midnight UTC of a ``YYYY-MM-DD`` date (moved by ``days_after``) as Unix seconds (``None`` when absent).
+
+    The moved day must be a date too: ``until=9999-12-31`` ends on a day no date can name.
+    """
     if not raw:
         return None
     try:
@@ -237,6 +235,10 @@ def _day_start(raw: str | None, name: str) -> float | None:
         day = date.fromisoformat(raw)
     except ValueError as error:
         raise QueryError(f"{name} must be a date YYYY-MM-DD, got {raw!r}") from error
+    try:
+        day += timedelta(days=days_after)
+    except OverflowError as error:
+        raise QueryError(f"{name} must be before {date.max.isoformat()}, got {raw!r}") from error
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
 
 

@@ -161,7 +161,7 @@ class LazyBackend:
 
 
 def open_default_backend() -> Backend:
-    """The configured database (``load_settings().database_path``) with its own event spool.
+    """The configured database (``storage.sql.open_database``) with its own event spool.
 
     The negotiation store records behaviour events (the owner's first answer) in the serving
     event store; this process spools under ``<var>/spool-webpage`` so it never shares a spool
@@ -170,15 +170,15 @@ def open_default_backend() -> Backend:
     from behaviour.spool import SpoolingEventStore
     from matchmaker.accounts import SQLiteAccountStore
     from matchmaker.event_stores import primary_event_store
-    from matchmaker.listings import connect
     from matchmaker.negotiation_store import SQLiteNegotiationStore
     from matchmaker.settings import load_settings
     from nlu.lexicon import Lexicon
+    from storage.sql import open_database
 
     settings = load_settings()
     events = SpoolingEventStore(primary_event_store(settings), settings.var_dir / "spool-webpage")
-    store = SQLiteNegotiationStore(connect(settings.database_path), events=events)
-    return Backend(store, SQLiteAccountStore(connect(settings.database_path)), Lexicon.load(settings.lexicon_path))
+    store = SQLiteNegotiationStore(open_database(settings), events=events)
+    return Backend(store, SQLiteAccountStore(open_database(settings)), Lexicon.load(settings.lexicon_path))
 
 
 class ThreadApi:
@@ -304,7 +304,7 @@ def _json_object(body: bytes | None) -> JsonObject:
     """
     try:
         decoded = json.loads((body or b"").decode("utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise ApiError(400, "bad_request", "the body must be a JSON object") from error
     if not isinstance(decoded, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from matchmaker.listings import SQLiteListingStore, connect
+from matchmaker.listings import SQLiteListingStore
 from matchmaker.listings_export import EXPORT_FILE, export_listings
 from matchmaker.settings import load_settings
+from storage.sql import open_database
 
 __all__ = ["EXPORT_FILE", "export_listings", "main"]
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default=settings.listings_uri)
     args = parser.parse_args(argv)
-    count = export_listings(SQLiteListingStore(connect(settings.database_path)), args.output, settings.webhdfs_url)
+    count = export_listings(SQLiteListingStore(open_database(settings)), args.output, settings.webhdfs_url)
     print(f"exported {count} listings to {args.output}/{EXPORT_FILE}")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import secrets
-import sqlite3
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from matchmaker.db import migrate, transaction
+from storage.sql import Connection, Row, table_names
 
 ROLES = ("member", "intermediary")
 ORG_TYPES = ("enterprise", "university", "institute", "intermediary", "individual")
@@ -197,11 +197,11 @@ def org_slug(name: str) -> str:
 
 
 class SQLiteAccountStore:
-    """Accounts in the embedded SQLite database, next to the listings."""
+    """Accounts in the SQL database (SQLite or PostgreSQL), next to the listings."""
 
-    def __init__(self, connection: sqlite3.Connection, clock: Callable[[], float] = time.time,
+    def __init__(self, connection: Connection, clock: Callable[[], float] = time.time,
                  lock: threading.RLock | None = None) -> None:
-        """Use ``connection`` (see ``matchmaker.listings.connect``) and migrate the schema.
+        """Use ``connection`` (``storage.sql.open_database``) and migrate the schema.
 
         Args:
             connection: the database connection.
@@ -362,7 +362,7 @@ class SQLiteAccountStore:
             raise AccountError("unknown_participant", f"no participant {participant_id!r}")
         return found
 
-    def _find_or_create(self, db: sqlite3.Connection, org_name: str | None, owner_id: str | None,
+    def _find_or_create(self, db: Connection, org_name: str | None, owner_id: str | None,
                         role: str, now: float) -> Participant:
         if owner_id is not None:
             found = _participant(db, owner_id) or _from_listings(db, "owner_id", owner_id, role)
@@ -390,7 +390,7 @@ class DemoInvite:
     example_title: str
 
 
-def demo_owner_invite(store: SQLiteAccountStore, connection: sqlite3.Connection) -> DemoInvite | None:
+def demo_owner_invite(store: SQLiteAccountStore, connection: Connection) -> DemoInvite | None:
     """A code for the demo organisation that owns the most English achievements (``None``: no demo)."""
     row = connection.execute(
         "SELECT owner_id, COUNT(*) AS n, MIN(title) AS title FROM listings WHERE kind = 'achievement'"
@@ -409,12 +409,12 @@ def _check_invite(org_name: str | None, owner_id: str | None, role: str, ttl_sec
         raise AccountError("bad_request", "ttl_seconds must be positive")
 
 
-def _participant(db: sqlite3.Connection, participant_id: str) -> Participant | None:
+def _participant(db: Connection, participant_id: str) -> Participant | None:
     row = db.execute("SELECT * FROM participants WHERE id = ?", (participant_id,)).fetchone()
     return None if row is None else _row_participant(row)
 
 
-def _row_participant(row: sqlite3.Row) -> Participant:
+def _row_participant(row: Row) -> Participant:
     return Participant(row["id"], row["display_name"], row["org_type"], row["role"], row["region"],
                        row["field"], row["contact"], _split(row["covers_fields"]), _split(row["covers_regions"]))
 
@@ -427,10 +427,9 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v for v in (value or "").split(",") if v)
 
 
-def _from_listings(db: sqlite3.Connection, column: str, value: str, role: str) -> Participant | None:
+def _from_listings(db: Connection, column: str, value: str, role: str) -> Participant | None:
     """The participant of a listing owner, from the listings table when there is one."""
-    table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'listings'").fetchone()
-    if table is None:
+    if "listings" not in table_names(db):
         return None
     row = db.execute(f"SELECT owner_id, owner_name, owner_type, region, field FROM listings WHERE {column} = ?"
                      " ORDER BY id LIMIT 1", (value,)).fetchone()
@@ -472,10 +471,10 @@ def main(argv: Sequence[str] | None = None, store: AccountStore | None = None) -
     """
     args = _parser().parse_args(argv)
     if store is None:
-        from matchmaker.listings import connect
         from matchmaker.settings import load_settings
+        from storage.sql import open_database
 
-        store = SQLiteAccountStore(connect(load_settings().database_path))
+        store = SQLiteAccountStore(open_database(load_settings()))
     try:
         ttl = int(args.ttl_hours * 3600)
         if args.role != "intermediary" and (args.fields or args.regions):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -35,6 +34,7 @@ from index.dense import Encoder, Vectors, l2_normalise
 from index.text import lexical_tokens
 from matchmaker.db import migrate, transaction
 from matchmaker.listings import KINDS, Listing, SQLiteListingStore
+from storage.sql import Connection, Row
 
 logger = logging.getLogger(__name__)
 
@@ -262,13 +262,13 @@ def implicit_need(listing: Listing) -> SavedNeed | None:
 
 
 class SQLiteNeedStore:
-    """Saved needs, alert rows and the scan cursor in SQLite; safe to share between threads.
+    """Saved needs, alert rows and the scan cursor in the SQL database; safe to share between threads.
 
-    Give it a connection of its own (``matchmaker.listings.connect``), or pass the lock of the
-    store it shares a connection with: SQLite runs one transaction per connection.
+    Give it a connection of its own (``storage.sql.open_database``), or pass the lock of the
+    store it shares a connection with: a connection runs one transaction at a time.
     """
 
-    def __init__(self, connection: sqlite3.Connection, clock: Callable[[], float] = time.time,
+    def __init__(self, connection: Connection, clock: Callable[[], float] = time.time,
                  lock: threading.RLock | None = None) -> None:
         """Use ``connection`` and migrate the ``alerts`` schema.
 
@@ -757,7 +757,7 @@ class _Group:
         self.dense: Any = None
 
 
-def _insert_need(db: sqlite3.Connection, need: SavedNeed, now: float) -> SavedNeed:
+def _insert_need(db: Connection, need: SavedNeed, now: float) -> SavedNeed:
     row = db.execute("SELECT * FROM saved_needs WHERE owner_id = ? AND target_kind = ? AND query = ? AND active = 1",
                      (need.owner_id, need.target_kind, need.query)).fetchone()
     if row is not None:
@@ -770,7 +770,7 @@ def _insert_need(db: sqlite3.Connection, need: SavedNeed, now: float) -> SavedNe
     return replace(need, id=int(cursor.lastrowid or 0), created_at=now, active=True)
 
 
-def _sent_counts(db: sqlite3.Connection, need_ids: Sequence[int], day: str) -> dict[int, int]:
+def _sent_counts(db: Connection, need_ids: Sequence[int], day: str) -> dict[int, int]:
     counts: dict[int, int] = {}
     wanted = sorted(set(need_ids))
     for start in range(0, len(wanted), 900):
@@ -781,7 +781,7 @@ def _sent_counts(db: sqlite3.Connection, need_ids: Sequence[int], day: str) -> d
     return counts
 
 
-def _need(row: sqlite3.Row) -> SavedNeed:
+def _need(row: Row) -> SavedNeed:
     return SavedNeed(id=int(row["id"]), owner_id=row["owner_id"], query=row["query"], target_kind=row["target_kind"],
                      language=row["language"], regions=tuple(json.loads(row["regions"])), field=row["field"],
                      min_maturity=None if row["min_maturity"] is None else int(row["min_maturity"]),
@@ -789,6 +789,6 @@ def _need(row: sqlite3.Row) -> SavedNeed:
                      active=bool(row["active"]))
 
 
-def _alert(row: sqlite3.Row) -> AlertRow:
+def _alert(row: Row) -> AlertRow:
     return AlertRow(int(row["need_id"]), int(row["listing_id"]), float(row["score"]), row["state"], row["day"],
                     float(row["alert_at"]))

@@ -1,4 +1,4 @@
-"""Build the demo: listings into SQLite, then a published index version.
+"""Build the demo: listings into the configured database, then a published index version.
 
 ``python -m matchmaker.bootstrap`` does only what is missing: demo listings when the
 store is empty, an index when none is published (under the profile's index URI, local or
@@ -22,11 +22,12 @@ from index.dense import SentenceTransformerEncoder
 from index.remote import current_name, publish_version
 from index.store import write_version
 from matchmaker.demo_data import demo_funding, demo_listings
-from matchmaker.listings import SQLiteListingStore, connect
+from matchmaker.listings import SQLiteListingStore
 from matchmaker.listings_export import export_listings
 from matchmaker.settings import Settings, load_settings
 from nlu.lexicon import Lexicon
 from storage.files import FileStoreError, resolve
+from storage.sql import open_database
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = load_settings()
-    store = SQLiteListingStore(connect(settings.database_path))
+    store = SQLiteListingStore(open_database(settings))
     added = load_demo(settings, store, args.limit_per_corpus)
     print(f"listings: {store.count()} stored ({added} demo listings added now)")
     try:

@@ -1,11 +1,12 @@
-"""Versioned schema migrations and transactions for the embedded SQLite database.
+"""Versioned schema migrations and transactions, on SQLite or PostgreSQL (``storage.sql``).
 
 A store names its schema (``"accounts"``, ``"negotiation"``) and lists its migration steps in
-order; step ``n`` (1-based) is applied once, in its own transaction together with the row
-``schema_migrations(name, version=n)`` that records it, so a step is either fully applied
-and recorded or not at all. Running :func:`migrate` again applies only missing steps, and two
-processes migrating the same file at once are serialised by SQLite's write lock
-(``BEGIN IMMEDIATE``), the loser seeing the steps already applied.
+order, in SQLite's dialect; step ``n`` (1-based) is applied once, in its own transaction together
+with the row ``schema_migrations(name, version=n)`` that records it, so a step is either fully
+applied and recorded or not at all. Running :func:`migrate` again applies only missing steps, and
+two processes migrating the same database at once are serialised by the write lock
+(``BEGIN IMMEDIATE``: SQLite's own, PostgreSQL's advisory lock), the loser seeing the steps
+already applied.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
+
+from storage.sql import Connection, Error
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -37,11 +40,12 @@ class MigrationError(RuntimeError):
 
 
 @contextmanager
-def transaction(connection: sqlite3.Connection, lock: AbstractContextManager[Any]) -> Iterator[sqlite3.Connection]:
+def transaction(connection: Connection, lock: AbstractContextManager[Any]) -> Iterator[Connection]:
     """Hold ``lock`` and run the block in one write transaction (``BEGIN IMMEDIATE``).
 
-    The transaction is committed when the block ends normally and rolled back when it
-    raises (the exception propagates).
+    Write transactions of one database run one at a time, whichever process opens them. The
+    transaction is committed when the block ends normally and rolled back when it raises (the
+    exception propagates).
     """
     with lock:
         connection.execute("BEGIN IMMEDIATE")
@@ -54,7 +58,7 @@ def transaction(connection: sqlite3.Connection, lock: AbstractContextManager[Any
 
 
 @contextmanager
-def snapshot(connection: sqlite3.Connection, lock: AbstractContextManager[Any]) -> Iterator[sqlite3.Connection]:
+def snapshot(connection: Connection, lock: AbstractContextManager[Any]) -> Iterator[Connection]:
     """Hold ``lock`` and run the block's reads in one read transaction (one consistent view).
 
     Nothing may be written in the block; the transaction is ended without writing.
@@ -67,18 +71,18 @@ def snapshot(connection: sqlite3.Connection, lock: AbstractContextManager[Any]) 
             connection.rollback()
 
 
-def current_version(connection: sqlite3.Connection, name: str) -> int:
+def current_version(connection: Connection, name: str) -> int:
     """The highest step of schema ``name`` applied to the database (0 when none)."""
-    connection.execute(_LEDGER)
+    _ledger(connection)
     row = connection.execute("SELECT MAX(version) FROM schema_migrations WHERE name = ?", (name,)).fetchone()
     return int(row[0] or 0)
 
 
-def migrate(connection: sqlite3.Connection, name: str, steps: Sequence[str]) -> int:
+def migrate(connection: Connection, name: str, steps: Sequence[str]) -> int:
     """Apply the missing steps of schema ``name``, each in one transaction.
 
     Args:
-        connection: an open SQLite connection (see ``matchmaker.listings.connect``).
+        connection: an open connection (``storage.sql.open_database``), not in a transaction.
         name: the schema's name in ``schema_migrations``.
         steps: SQL scripts; ``steps[0]`` is version 1. A step may hold several statements.
 
@@ -89,8 +93,7 @@ def migrate(connection: sqlite3.Connection, name: str, steps: Sequence[str]) -> 
         MigrationError: when a step fails (that step is rolled back, earlier ones stay) or
             the database records a version this code does not know.
     """
-    connection.execute(_LEDGER)
-    connection.commit()
+    _ledger(connection)
     applied = 0
     for version, script in enumerate(steps, start=1):
         if _apply(connection, name, version, script):
@@ -101,7 +104,13 @@ def migrate(connection: sqlite3.Connection, name: str, steps: Sequence[str]) -> 
     return applied
 
 
-def _apply(connection: sqlite3.Connection, name: str, version: int, script: str) -> bool:
+def _ledger(connection: Connection) -> None:
+    """Create the ledger when it is missing, under the write lock (concurrent creations would collide)."""
+    with transaction(connection, nullcontext()):
+        connection.execute(_LEDGER)
+
+
+def _apply(connection: Connection, name: str, version: int, script: str) -> bool:
     connection.execute("BEGIN IMMEDIATE")
     try:
         done = connection.execute("SELECT 1 FROM schema_migrations WHERE name = ? AND version = ?",
@@ -113,9 +122,12 @@ def _apply(connection: sqlite3.Connection, name: str, version: int, script: str)
             connection.execute(statement)
         connection.execute("INSERT INTO schema_migrations (name, version, applied_at) VALUES (?, ?, ?)",
                            (name, version, time.time()))
-    except sqlite3.Error as error:
+    except Error as error:
         connection.rollback()
         raise MigrationError(name, version, str(error)) from error
+    except BaseException:
+        connection.rollback()
+        raise
     connection.commit()
     return True
 
@@ -124,11 +136,12 @@ def statements(script: str) -> list[str]:
     """Split an SQL script into complete statements (semicolons inside strings are kept)."""
     found: list[str] = []
     pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
+    for part in script.split(";"):
+        pending += part + ";"
         if sqlite3.complete_statement(pending):
             found.append(pending.strip())
             pending = ""
+    pending = pending[:-1]
     if pending.strip():
         found.append(pending.strip())
     return [statement for statement in found if statement.rstrip(";").strip()]

@@ -11,7 +11,6 @@ intermediaries taking one item one wins and the other is told who has it.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 from matchmaker.accounts import AccountStore, Participant
 from matchmaker.db import migrate, transaction
+from storage.sql import Connection, Row
 
 SCHEMA_NAME = "desk"
 ITEM_KINDS = ("review", "new_listing", "unanswered", "low_match", "handoff")
@@ -91,9 +91,9 @@ class DeskItem:
 
 
 class SQLiteDesk:
-    """Desk items in the embedded database; safe to share between threads of one process."""
+    """Desk items in the SQL database (SQLite or PostgreSQL); safe to share between threads of one process."""
 
-    def __init__(self, connection: sqlite3.Connection, accounts: AccountStore, notify: Notify | None = None,
+    def __init__(self, connection: Connection, accounts: AccountStore, notify: Notify | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         """Use ``connection`` and migrate the schema.
 
@@ -273,7 +273,7 @@ def item_data(item: DeskItem) -> dict[str, Any]:
             "region": item.region, "subject": item.subject}
 
 
-def _next_in_turn(db: sqlite3.Connection, covering: Sequence[Participant]) -> str:
+def _next_in_turn(db: Connection, covering: Sequence[Participant]) -> str:
     """The covering intermediary assigned longest ago (never assigned first), or the fallback queue."""
     if not covering:
         return FALLBACK_QUEUE
@@ -288,19 +288,19 @@ def _check_open(item: DeskItem) -> None:
         raise DeskError("done", f"item {item.id} is done", item)
 
 
-def _existing(db: sqlite3.Connection, item_id: int) -> DeskItem:
+def _existing(db: Connection, item_id: int) -> DeskItem:
     row = db.execute("SELECT * FROM desk_items WHERE id = ?", (item_id,)).fetchone()
     if row is None:
         raise DeskError("unknown_item", f"no desk item {item_id}")
     return _item(row)
 
 
-def _row(db: sqlite3.Connection, item_id: int) -> sqlite3.Row:
-    row: sqlite3.Row = db.execute("SELECT * FROM desk_items WHERE id = ?", (item_id,)).fetchone()
+def _row(db: Connection, item_id: int) -> Row:
+    row: Row = db.execute("SELECT * FROM desk_items WHERE id = ?", (item_id,)).fetchone()
     return row
 
 
-def _item(row: sqlite3.Row) -> DeskItem:
+def _item(row: Row) -> DeskItem:
     return DeskItem(int(row["id"]), row["kind"], row["subject"], row["field"], row["region"], row["language"],
                     row["summary"], row["requester_id"], row["queue_id"], row["state"], row["taken_by"],
                     float(row["created_at"]), float(row["updated_at"]))

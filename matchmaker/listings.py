@@ -2,8 +2,9 @@
 
 A listing is ``published`` (searchable, matched against saved needs) or, when new listings are
 reviewed, ``pending`` until an intermediary approves it, or ``rejected``. Publishing assigns
-``publish_seq`` inside the writing transaction; SQLite serialises writers, so the sequence
-follows commit order and a reader that remembers the last one it saw misses nothing.
+``publish_seq`` inside the writing transaction; writers of one database are serialised (SQLite's
+write lock, PostgreSQL's advisory lock: ``storage.sql``), so the sequence follows commit order
+and a reader that remembers the last one it saw misses nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from matchmaker.db import migrate, transaction
+from storage.sql import Connection, Row, connect_sqlite, sync_sequence
 
 KINDS = ("demand", "achievement", "funding")
 STATUSES = ("published", "pending", "rejected")
@@ -166,20 +168,15 @@ _STEPS = (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open the embedded database in WAL mode, shared by the stores of one process."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-    connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
-    return connection
+    """Open the embedded database file in WAL mode (``storage.sql.open_database`` opens the configured one)."""
+    return connect_sqlite(path)
 
 
 class SQLiteListingStore:
-    """Listings in SQLite; safe to share between threads of one process."""
+    """Listings in the SQL database (SQLite or PostgreSQL); safe to share between threads of one process."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        """Use ``connection`` (see :func:`connect`) and migrate the table."""
+    def __init__(self, connection: Connection) -> None:
+        """Use ``connection`` (``storage.sql.open_database``) and migrate the table."""
         self._db = connection
         self._lock = threading.RLock()
         with self._lock:
@@ -197,7 +194,10 @@ class SQLiteListingStore:
             cursor = db.execute(
                 f"INSERT INTO listings ({', '.join(names)}, publish_seq) VALUES ({', '.join('?' for _ in names)}, "
                 f"{_NEXT_SEQ if valid.status == 'published' else 'NULL'})", [row[c] for c in names])
-        return replace(valid, id=int(cursor.lastrowid or 0))
+            if valid.id:
+                sync_sequence(db, "listings")
+            stored_id = valid.id or int(cursor.lastrowid or 0)
+        return replace(valid, id=stored_id)
 
     def add_many(self, listings: Iterable[Listing]) -> int:
         """Store many listings in one transaction, skipping sources already stored."""
@@ -249,7 +249,7 @@ class SQLiteListingStore:
         if not ids:
             return {}
         wanted = [int(i) for i in ids]
-        rows: list[sqlite3.Row] = []
+        rows: list[Row] = []
         with self._lock:
             for start in range(0, len(wanted), 900):
                 chunk = wanted[start:start + 900]
@@ -324,5 +324,5 @@ def _to_row(listing: Listing) -> dict[str, Any]:
     return asdict(listing)
 
 
-def _from_row(row: sqlite3.Row) -> Listing:
+def _from_row(row: Row) -> Listing:
     return Listing(**{c: row[c] for c in _COLUMNS})

@@ -1,4 +1,4 @@
-"""Negotiation threads, messages, proposals, ratings and the outbox in the embedded SQLite database.
+"""Negotiation threads, messages, proposals, ratings and the outbox in the SQL database (SQLite or PostgreSQL).
 
 Every move is one write transaction (``BEGIN IMMEDIATE``): load the thread, check the actor
 may see it and make the move (``matchmaker.negotiation``), write the new state, the message
@@ -13,7 +13,6 @@ needs.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -51,6 +50,7 @@ from matchmaker.negotiation import (
     nda_state,
     withdraw_state,
 )
+from storage.sql import Connection, IntegrityError, Row
 
 SCHEMA_NAME = "negotiation"
 DAY_SECONDS = 86400.0
@@ -166,13 +166,13 @@ class SQLiteNegotiationStore:
     """Threads and everything in them; safe to share between threads of one process.
 
     A store that creates its own account and listing stores shares its writer lock with the
-    account store, because they use one connection (one SQLite transaction at a time).
+    account store, because they use one connection (one transaction at a time).
     """
 
-    def __init__(self, connection: sqlite3.Connection, accounts: AccountStore | None = None,
+    def __init__(self, connection: Connection, accounts: AccountStore | None = None,
                  events: EventStore | None = None, listings: ListingReader | None = None,
                  clock: Callable[[], float] = time.time, retry: RetryPolicy | None = None) -> None:
-        """Use ``connection`` (``matchmaker.listings.connect``) and migrate the schema.
+        """Use ``connection`` (``storage.sql.open_database``) and migrate the schema.
 
         Args:
             connection: the database connection.
@@ -480,7 +480,7 @@ class SQLiteNegotiationStore:
                 db.execute("INSERT INTO ratings (thread_id, rater_id, rated_id, stars, comment, created_at)"
                            " VALUES (?, ?, ?, ?, ?, ?)",
                            (rating.thread_id, rating.rater_id, rating.rated_id, stars, text, now))
-            except sqlite3.IntegrityError as error:
+            except IntegrityError as error:
                 raise NegotiationError("already_done", "you already rated this thread") from error
         self._record([_event("rating", thread, rater, rating.rated_id, now, rating=stars)])
         return rating
@@ -734,7 +734,7 @@ class SQLiteNegotiationStore:
         self._record(events)
         return updated
 
-    def _close(self, db: sqlite3.Connection, thread: Thread, actor: str, reason: str, now: float,
+    def _close(self, db: Connection, thread: Thread, actor: str, reason: str, now: float,
                notify: Sequence[str]) -> Thread:
         db.execute("UPDATE threads SET state = 'closed', close_reason = ?, updated_at = ? WHERE id = ?",
                    (reason, now, thread.id))
@@ -742,7 +742,7 @@ class SQLiteNegotiationStore:
         _append(db, updated, actor, "system", "closed", {"reason": reason}, None, now, self._recipients(notify))
         return updated
 
-    def _add_proposal(self, db: sqlite3.Connection, thread: Thread, actor: str, terms: Terms,
+    def _add_proposal(self, db: Connection, thread: Thread, actor: str, terms: Terms,
                       supersedes: int | None, now: float) -> Proposal:
         cursor = db.execute(
             "INSERT INTO proposals (thread_id, proposer_id, kind, price_yuan, duration_days, milestones, state,"
@@ -777,7 +777,7 @@ class SQLiteNegotiationStore:
             self._events.append(events)
 
 
-def _append(db: sqlite3.Connection, thread: Thread, sender_id: str, kind: str, body: str,
+def _append(db: Connection, thread: Thread, sender_id: str, kind: str, body: str,
             data: dict[str, Any], client_key: str | None, now: float,
             recipients: Sequence[tuple[str, str]]) -> Message:
     """Store one message with the thread's next ``seq`` and its outbox rows; touch the thread."""
@@ -786,7 +786,7 @@ def _append(db: sqlite3.Connection, thread: Thread, sender_id: str, kind: str, b
     return message
 
 
-def _store_message(db: sqlite3.Connection, thread_id: int, sender_id: str, kind: str, body: str,
+def _store_message(db: Connection, thread_id: int, sender_id: str, kind: str, body: str,
                    data: dict[str, Any], client_key: str | None, now: float,
                    recipients: Sequence[tuple[str, str]]) -> Message:
     """Store one message of a thread (or of the notices, thread 0) with its next ``seq`` and its outbox rows."""
@@ -802,7 +802,7 @@ def _store_message(db: sqlite3.Connection, thread_id: int, sender_id: str, kind:
     return Message(thread_id, seq, sender_id, kind, body, now, data, client_key)
 
 
-def _get(db: sqlite3.Connection, thread_id: int) -> Thread | None:
+def _get(db: Connection, thread_id: int) -> Thread | None:
     row = db.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
     return _thread(row) if row is not None else None
 
@@ -813,14 +813,14 @@ def _require(thread: Thread | None) -> Thread:
     return thread
 
 
-def _require_row(db: sqlite3.Connection, proposal_id: int) -> sqlite3.Row:
+def _require_row(db: Connection, proposal_id: int) -> Row:
     row = db.execute("SELECT * FROM proposals WHERE id = ?", (proposal_id,)).fetchone()
     if row is None:
         raise NoSuchThread()
     return row
 
 
-def _proposal_for(db: sqlite3.Connection, proposal_id: int, actor: str) -> tuple[Proposal, Thread]:
+def _proposal_for(db: Connection, proposal_id: int, actor: str) -> tuple[Proposal, Thread]:
     """A proposal and its thread, when the actor is a party (else the same ``NoSuchThread``)."""
     row = db.execute("SELECT * FROM proposals WHERE id = ?", (proposal_id,)).fetchone()
     if row is None:
@@ -829,13 +829,13 @@ def _proposal_for(db: sqlite3.Connection, proposal_id: int, actor: str) -> tuple
     return proposal, check_access(_get(db, proposal.thread_id), actor)
 
 
-def _pending_proposal(db: sqlite3.Connection, thread_id: int) -> Proposal | None:
+def _pending_proposal(db: Connection, thread_id: int) -> Proposal | None:
     row = db.execute("SELECT * FROM proposals WHERE thread_id = ? AND state = 'open' ORDER BY id DESC LIMIT 1",
                      (thread_id,)).fetchone()
     return _proposal(row) if row is not None else None
 
 
-def _state(db: sqlite3.Connection, row_id: int) -> DeliveryState:
+def _state(db: Connection, row_id: int) -> DeliveryState:
     row = db.execute("SELECT state, attempts, next_attempt_at, delivered_at, last_error FROM outbox WHERE id = ?",
                      (row_id,)).fetchone()
     if row is None:
@@ -856,7 +856,7 @@ def _response(thread: Thread, now: float) -> Event:
                  thread_id=thread.id, response_seconds=max(0.0, now - thread.created_at), ts=now).validated()
 
 
-def _thread(row: sqlite3.Row) -> Thread:
+def _thread(row: Row) -> Thread:
     return Thread(int(row["id"]), int(row["listing_id"]), row["requester_id"], row["owner_id"], row["state"],
                   row["context"], float(row["created_at"]), float(row["updated_at"]), _float(row["owner_nda_at"]),
                   _float(row["requester_nda_at"]), _float(row["answered_at"]), row["nda_version"],
@@ -867,19 +867,19 @@ def _float(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
-def _message(row: sqlite3.Row) -> Message:
+def _message(row: Row) -> Message:
     return Message(int(row["thread_id"]), int(row["seq"]), row["sender_id"], row["kind"], row["body"],
                    float(row["created_at"]), json.loads(row["data"]), row["client_key"])
 
 
-def _proposal(row: sqlite3.Row) -> Proposal:
+def _proposal(row: Row) -> Proposal:
     terms = Terms(row["kind"], int(row["price_yuan"]), int(row["duration_days"]),
                   tuple(json.loads(row["milestones"])))
     return Proposal(int(row["id"]), int(row["thread_id"]), row["proposer_id"], terms, row["state"],
                     float(row["created_at"]), row["supersedes"], _float(row["decided_at"]))
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     sender = row["sender_id"]
     role = "system" if row["kind"] in ("system", "notice") or row["owner_id"] is None else \
         "owner" if sender == row["owner_id"] else "broker" if sender == row["broker_id"] else "requester"

@@ -1,7 +1,7 @@
 """Platform statistics for the operator and the supervising government office.
 
 :class:`SearchLog` records every search (who looked for what, where, how well it matched);
-:func:`platform_stats` reads the embedded database and returns JSON-ready figures:
+:func:`platform_stats` reads the database (SQLite or PostgreSQL) and returns JSON-ready figures:
 
 * listings by field and by region, counted by kind (only ``published`` ones once the
   ``listings`` table has a ``status`` column);
@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -35,6 +34,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from matchmaker.db import migrate, snapshot, transaction
+from storage.sql import Connection, table_columns
 
 SCHEMA_NAME = "search_log"
 STEPS = (
@@ -160,10 +160,10 @@ class StatsFilter:
 
 
 class SearchLog:
-    """The searches made on the platform, in the embedded database (safe to share between threads)."""
+    """The searches made on the platform, in the SQL database (safe to share between threads)."""
 
-    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock | None = None) -> None:
-        """Use ``connection`` (``matchmaker.listings.connect``) and migrate the ``search_log`` table.
+    def __init__(self, connection: Connection, lock: threading.RLock | None = None) -> None:
+        """Use ``connection`` (``storage.sql.open_database``) and migrate the ``search_log`` table.
 
         Args:
             connection: the database connection.
@@ -194,7 +194,7 @@ class SearchLog:
                        (at, requester_id, target_kind, field, region, language, top_score, results))
 
 
-def platform_stats(connection: sqlite3.Connection, flt: StatsFilter, now: float, language: str = "zh",
+def platform_stats(connection: Connection, flt: StatsFilter, now: float, language: str = "zh",
                    lock: AbstractContextManager[Any] | None = None) -> Stats:
     """Every figure of the statistics page, read in one consistent view of the database.
 
@@ -303,11 +303,6 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _table_columns(db: sqlite3.Connection, table: str) -> set[str]:
-    """The column names of ``table`` (empty when it does not exist)."""
-    return {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
-
-
 def _where(flt: StatsFilter, time_column: str, field_column: str, region_column: str,
            extra: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """A ``WHERE`` clause for the filter on the given columns (``""`` when nothing is constrained)."""
@@ -320,8 +315,8 @@ def _where(flt: StatsFilter, time_column: str, field_column: str, region_column:
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _listing_counts(db: sqlite3.Connection, flt: StatsFilter) -> tuple[Stats, Stats]:
-    columns = _table_columns(db, "listings")
+def _listing_counts(db: Connection, flt: StatsFilter) -> tuple[Stats, Stats]:
+    columns = table_columns(db, "listings")
     if not columns:
         return {}, {}
     extra = ["status = 'published'"] if "status" in columns else []
@@ -334,9 +329,9 @@ def _listing_counts(db: sqlite3.Connection, flt: StatsFilter) -> tuple[Stats, St
     return counted[0], counted[1]
 
 
-def _listing_codes(db: sqlite3.Connection) -> dict[str, list[str]]:
+def _listing_codes(db: Connection) -> dict[str, list[str]]:
     """The field and region codes listings use, sorted."""
-    if not _table_columns(db, "listings"):
+    if not table_columns(db, "listings"):
         return {"fields": [], "regions": []}
     return {name: [str(r[0]) for r in db.execute(f"SELECT DISTINCT {column} FROM listings ORDER BY {column}")]
             for name, column in (("fields", "field"), ("regions", "region"))}
@@ -350,28 +345,30 @@ def _by_code(rows: Iterable[tuple[str, str, int]]) -> Stats:
     return table
 
 
-def _search_days(db: sqlite3.Connection, flt: StatsFilter) -> dict[int, int]:
+def _search_days(db: Connection, flt: StatsFilter) -> dict[int, int]:
     """How many searches were made on each UTC day (days since the epoch)."""
-    if not _table_columns(db, "search_log"):
+    if not table_columns(db, "search_log"):
         return {}
     where, params = _where(flt, "at", "field", "region", ["at IS NOT NULL"])
-    rows = db.execute(f"SELECT CAST(at / {DAY_SECONDS} AS INTEGER) AS day, COUNT(*) FROM search_log{where}"
-                      " GROUP BY day", params).fetchall()
+    # FLOOR(at / day) on both backends: SQLite's CAST truncates, PostgreSQL's rounds to the nearest.
+    day = f"CAST(at / {DAY_SECONDS} AS INTEGER)"
+    floor = f"{day} - CASE WHEN {day} > at / {DAY_SECONDS} THEN 1 ELSE 0 END"
+    rows = db.execute(f"SELECT {floor} AS day, COUNT(*) FROM search_log{where} GROUP BY day", params).fetchall()
     return {int(r[0]): int(r[1]) for r in rows}
 
 
-def _thread_rows(db: sqlite3.Connection, flt: StatsFilter) -> list[tuple[float, float | None, bool, bool]]:
+def _thread_rows(db: Connection, flt: StatsFilter) -> list[tuple[float, float | None, bool, bool]]:
     """``(created_at, answered_at, accepted, deal)`` of every thread the filter covers."""
-    columns = _table_columns(db, "threads")
+    columns = table_columns(db, "threads")
     if not columns:
         return []
     answered = "t.answered_at" if "answered_at" in columns else "NULL"
     accepted_states = ", ".join(f"'{state}'" for state in ACCEPTED_STATES)
     accepted = f"t.state IN ({accepted_states})"
-    if _table_columns(db, "thread_messages"):
+    if table_columns(db, "thread_messages"):
         accepted += (" OR (t.state = 'closed' AND EXISTS (SELECT 1 FROM thread_messages m WHERE"
                      " m.thread_id = t.id AND m.kind = 'system' AND m.body = 'accepted'))")
-    if _table_columns(db, "listings"):
+    if table_columns(db, "listings"):
         source, field, region = "threads t LEFT JOIN listings l ON l.id = t.listing_id", "l.field", "l.region"
     else:
         source, field, region = "threads t", "NULL", "NULL"

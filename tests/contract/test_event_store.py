@@ -61,3 +61,32 @@ def test_credit_is_replaced_and_read_back_by_participant(store: EventStore) -> N
     found = store.credits(["org:a", "org:b", "org:none"])
     assert set(found) == {"org:a", "org:b"}
     assert found["org:a"] == Credit("org:a", 72.25, {"deals": 0.6, "ratings": 0.9}, 2.0)
+
+
+@pytest.mark.integration
+def test_servers_starting_together_on_a_new_table_all_come_up(hbase: tuple[str, int]) -> None:
+    """Two action servers of the production profile open the same new table at once."""
+    import threading
+
+    prefix = f"test_{uuid.uuid4().hex[:8]}_"
+    stores = [HBaseEventStore(*hbase, table_prefix=prefix) for _ in range(4)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(stores))
+
+    def open_table(store: HBaseEventStore) -> None:
+        start.wait()
+        try:
+            store.ensure_table()
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_table, args=(store,)) for store in stores]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert stores[0].count() == 0
+    finally:
+        stores[0].drop()

@@ -1,24 +1,20 @@
 """The negotiation store contract: migrations, ordering and durability under concurrent writers.
 
-Parametrized over backends; only the embedded SQLite one exists. A PostgreSQL backend adds a
-``Backend`` implementation and a fixture parameter, and must pass the same tests.
+Every test runs on both backends (``tests/contract/conftest.py``: SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Sequence
 
 import pytest
 
 from matchmaker.db import MigrationError, current_version, migrate
-from matchmaker.listings import connect
 from matchmaker.negotiation import NegotiationStore
 from matchmaker.negotiation_store import SQLiteNegotiationStore
+from tests.contract.conftest import Backend
 
 OWNER = "org:heat-lab--demo-"
 WRITERS = 8
@@ -47,70 +43,43 @@ OLD_ROWS = [(3, "alice", OWNER, "requested", "kiln heat", 10.0, 11.0),
             (7, "carol", "org:other", "closed", "x", 18.0, 19.0)]
 
 
-class Backend(Protocol):
-    """What the contract needs from a backend."""
-
-    def store(self) -> NegotiationStore:
-        """A new store on its own connection to the backend's database."""
-        ...
-
-    def seed_old_threads(self, rows: Sequence[tuple[int, str, str, str, str, float, float]]) -> None:
-        """Create the pre-negotiation threads table holding ``rows``."""
-        ...
-
-    def versions(self) -> dict[str, int]:
-        """Applied schema versions by schema name."""
-        ...
+def new_store(backend: Backend) -> NegotiationStore:
+    """A new store on its own connection to the backend's database."""
+    return SQLiteNegotiationStore(backend.connect())
 
 
-class SQLiteBackend:
-    """The embedded database in a temporary file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def store(self) -> NegotiationStore:
-        return SQLiteNegotiationStore(connect(self.path))
-
-    def seed_old_threads(self, rows: Sequence[tuple[int, str, str, str, str, float, float]]) -> None:
-        connection = sqlite3.connect(str(self.path))
-        connection.executescript(OLD_THREADS_SCHEMA)
-        with connection:
-            connection.executemany("INSERT INTO threads (listing_id, requester_id, owner_id, state, context,"
-                                   " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        connection.close()
-
-    def versions(self) -> dict[str, int]:
-        connection = sqlite3.connect(str(self.path))
-        found = dict(connection.execute("SELECT name, MAX(version) FROM schema_migrations GROUP BY name"))
-        connection.close()
-        return {str(k): int(v) for k, v in found.items()}
+def seed_old_threads(backend: Backend, rows: Sequence[tuple[int, str, str, str, str, float, float]]) -> None:
+    """Create the pre-negotiation threads table holding ``rows``."""
+    backend.script(OLD_THREADS_SCHEMA)
+    connection = backend.connect()
+    connection.execute("BEGIN IMMEDIATE")
+    connection.executemany("INSERT INTO threads (listing_id, requester_id, owner_id, state, context,"
+                           " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    connection.commit()
 
 
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield SQLiteBackend(tmp_path / "matchmaker.db")
-        return
-    raise pytest.UsageError(f"unknown backend {request.param}")
+def applied(backend: Backend) -> dict[str, int]:
+    """Applied schema versions by schema name."""
+    rows = backend.connect().execute("SELECT name, MAX(version) FROM schema_migrations GROUP BY name").fetchall()
+    return {str(row[0]): int(row[1]) for row in rows}
 
 
 def test_migrations_are_idempotent_and_keep_data(backend: Backend) -> None:
-    store = backend.store()
+    store = new_store(backend)
     thread, _ = store.open(1, "alice", OWNER, "kiln")
-    versions = backend.versions()
+    versions = applied(backend)
     assert versions == {"accounts": 3, "negotiation": 4, "listings": 2}
     for _ in range(3):
-        again = backend.store()
-    assert backend.versions() == versions
+        again = new_store(backend)
+    assert applied(backend) == versions
     assert again.thread(thread.id, "alice") == thread
     assert [m.body for m in again.messages(thread.id, OWNER)] == ["request"]
 
 
 def test_the_old_threads_table_is_migrated_with_its_rows(backend: Backend) -> None:
-    backend.seed_old_threads(OLD_ROWS)
-    store = backend.store()
-    assert backend.versions()["negotiation"] == 4
+    seed_old_threads(backend, OLD_ROWS)
+    store = new_store(backend)
+    assert applied(backend)["negotiation"] == 4
     kept = sorted(store.for_participant(OWNER) + store.for_participant("org:other"), key=lambda t: t.id)
     assert [(t.id, t.listing_id, t.requester_id, t.state, t.context, t.created_at) for t in kept] == [
         (i + 1, r[0], r[1], r[3], r[4], r[5]) for i, r in enumerate(OLD_ROWS)]
@@ -124,16 +93,16 @@ def test_the_old_threads_table_is_migrated_with_its_rows(backend: Backend) -> No
     assert store.confirm_nda(2, "alice", "v1").state == "open"
     assert [m.seq for m in store.messages(2, "alice")] == [1, 2]
     assert store.rate(4, "bob", 5).rated_id == OWNER
-    backend.store()
-    assert backend.versions()["negotiation"] == 4
+    new_store(backend)
+    assert applied(backend)["negotiation"] == 4
 
 
 def test_concurrent_writers_get_strictly_increasing_seqs_and_lose_nothing(backend: Backend) -> None:
-    first = backend.store()
+    first = new_store(backend)
     first.accounts.redeem(first.accounts.invite("Heat Lab", None), "owner-rest")
     owner = first.accounts.acting_id("owner-rest")
     thread, _ = first.open(1, "alice", owner, "kiln")
-    stores = [backend.store() for _ in range(WRITERS)]
+    stores = [new_store(backend) for _ in range(WRITERS)]
     barrier = threading.Barrier(WRITERS)
     seqs: list[list[int]] = [[] for _ in range(WRITERS)]
     errors: list[BaseException] = []
@@ -159,19 +128,19 @@ def test_concurrent_writers_get_strictly_increasing_seqs_and_lose_nothing(backen
         worker.join()
     assert errors == []
     assert all(part == sorted(part) and len(set(part)) == len(part) for part in seqs)
-    messages = backend.store().messages(thread.id, owner)
+    messages = new_store(backend).messages(thread.id, owner)
     total = WRITERS * MESSAGES_PER_WRITER
     assert [m.seq for m in messages] == list(range(1, total + 2))
     assert sorted(m.body for m in messages[1:]) == sorted(
         f"w{i}-{n}" for i in range(WRITERS) for n in range(MESSAGES_PER_WRITER))
-    reader = backend.store()
+    reader = new_store(backend)
     assert len(reader.take_inbox("alice")) == total // 2
     assert [d.seq for d in reader.take_inbox("owner-rest")] == [m.seq for m in messages if m.sender_id == "alice"]
 
 
 def test_concurrent_contact_requests_open_one_thread(backend: Backend) -> None:
-    backend.store()
-    stores = [backend.store() for _ in range(WRITERS)]
+    new_store(backend)
+    stores = [new_store(backend) for _ in range(WRITERS)]
     barrier = threading.Barrier(WRITERS)
     outcomes: list[tuple[int, bool]] = []
 
@@ -187,17 +156,17 @@ def test_concurrent_contact_requests_open_one_thread(backend: Backend) -> None:
         worker.join()
     assert len({thread_id for thread_id, _ in outcomes}) == 1
     assert sorted(created for _, created in outcomes) == [False] * (WRITERS - 1) + [True]
-    assert len(backend.store().messages(outcomes[0][0], OWNER)) == 1
+    assert len(new_store(backend).messages(outcomes[0][0], OWNER)) == 1
 
 
-def test_a_failed_migration_step_is_rolled_back_and_newer_databases_are_refused(tmp_path: Path) -> None:
-    connection = connect(tmp_path / "m.db")
+def test_a_failed_migration_step_is_rolled_back_and_newer_databases_are_refused(backend: Backend) -> None:
+    connection = backend.connect()
     steps = ["CREATE TABLE a (x INTEGER);", "CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);"]
     with pytest.raises(MigrationError) as failed:
         migrate(connection, "demo", steps)
     assert failed.value.version == 2
     assert current_version(connection, "demo") == 1
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = backend.tables()
     assert "a" in tables and "b" not in tables
     assert migrate(connection, "demo", [steps[0], "CREATE TABLE b (x INTEGER);"]) == 1
     assert migrate(connection, "demo", [steps[0], "CREATE TABLE b (x INTEGER);"]) == 0

@@ -1,17 +1,16 @@
-"""The intermediaries' desk: queues by coverage, round robin, the fallback queue, take/assign/done, notices."""
+"""The intermediaries' desk, on both backends: queues by coverage, round robin, the fallback queue, take/assign/done, notices."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from matchmaker.accounts import AccountStore
 from matchmaker.desk import FALLBACK_QUEUE, DeskError, DeskItem, SQLiteDesk
-from matchmaker.listings import connect
 from matchmaker.negotiation_store import SQLiteNegotiationStore
+from tests.contract.conftest import Backend
 
 ALPHA = "org:alpha-brokers"
 BETA = "org:beta-brokers"
@@ -31,7 +30,7 @@ class Clock:
 
 @dataclass
 class World:
-    """A desk whose notices go through a real negotiation store on the same database file."""
+    """A desk whose notices go through a real negotiation store on the same database."""
 
     desk: SQLiteDesk
     threads: SQLiteNegotiationStore
@@ -63,10 +62,10 @@ class World:
 
 
 @pytest.fixture()
-def world(tmp_path: Path) -> World:
+def world(backend: Backend) -> World:
     clock = Clock()
-    threads = SQLiteNegotiationStore(connect(tmp_path / "m.db"), clock=clock)
-    desk = SQLiteDesk(connect(tmp_path / "m.db"), threads.accounts, threads.notify, clock=clock)
+    threads = SQLiteNegotiationStore(backend.connect(), clock=clock)
+    desk = SQLiteDesk(backend.connect(), threads.accounts, threads.notify, clock=clock)
     return World(desk, threads, threads.accounts, clock)
 
 
@@ -302,12 +301,12 @@ def test_display_names_come_from_accounts(three: World) -> None:
     assert three.desk.display_name("user-1") == "user-1"
 
 
-def test_a_silent_desk_stores_items_without_notices(tmp_path: Path) -> None:
+def test_a_silent_desk_stores_items_without_notices(backend: Backend) -> None:
     clock = Clock()
-    threads = SQLiteNegotiationStore(connect(tmp_path / "m.db"), clock=clock)
+    threads = SQLiteNegotiationStore(backend.connect(), clock=clock)
     invite = threads.accounts.create_invite("Alpha Brokers", None, role="intermediary")
     threads.accounts.redeem(invite.code, "alpha-rest")
-    desk = SQLiteDesk(connect(tmp_path / "m.db"), threads.accounts, None, clock=clock)
+    desk = SQLiteDesk(backend.connect(), threads.accounts, None, clock=clock)
     item, created = desk.enqueue("review", "1", "new_energy", "jiangsu", "en", "x", "user-1")
     assert created and item.queue_id == ALPHA
     assert threads.notices_for(ALPHA) == []

@@ -1,17 +1,17 @@
-"""Participants, channel identities and one-time invite codes."""
+"""Participants, channel identities and one-time invite codes, on both backends."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import threading
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 
-from matchmaker.accounts import AccountError, SQLiteAccountStore, main, normalise_code
-from matchmaker.listings import Listing, SQLiteListingStore, connect
+from matchmaker.accounts import AccountError, SQLiteAccountStore, demo_owner_invite, main, normalise_code
+from matchmaker.listings import Listing, SQLiteListingStore
+from tests.contract.conftest import Backend
 
 EASTLAKE = "Eastlake Medical University (demo)"
 EASTLAKE_ID = "org:eastlake-medical-university--demo-"
@@ -35,10 +35,9 @@ def _listing() -> Listing:
 
 
 @pytest.fixture()
-def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "matchmaker.db"
-    SQLiteListingStore(connect(path)).add(_listing())
-    return path
+def db(backend: Backend) -> Backend:
+    SQLiteListingStore(backend.connect()).add(_listing())
+    return backend
 
 
 @pytest.fixture()
@@ -47,8 +46,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture()
-def accounts(db_path: Path, clock: Clock) -> SQLiteAccountStore:
-    return SQLiteAccountStore(connect(db_path), clock)
+def accounts(db: Backend, clock: Clock) -> SQLiteAccountStore:
+    return SQLiteAccountStore(db.connect(), clock)
 
 
 def test_an_invite_for_a_demo_owner_links_the_redeemer_to_the_listing_owner(accounts: SQLiteAccountStore) -> None:
@@ -64,12 +63,12 @@ def test_an_invite_for_a_demo_owner_links_the_redeemer_to_the_listing_owner(acco
     assert accounts.participant(EASTLAKE_ID) == participant
 
 
-def test_codes_are_stored_only_as_hashes(accounts: SQLiteAccountStore, db_path: Path) -> None:
+def test_codes_are_stored_only_as_hashes(accounts: SQLiteAccountStore, db: Backend) -> None:
     code = accounts.invite(None, EASTLAKE_ID)
-    raw = sqlite3.connect(str(db_path))
-    stored = [row[0] for row in raw.execute("SELECT code_hash FROM invite_codes")]
+    stored = [row[0] for row in db.connect().execute("SELECT code_hash FROM invite_codes")]
     assert stored == [hashlib.sha256(normalise_code(code).encode()).hexdigest()]
-    dump = "\n".join(raw.iterdump())
+    dump = db.dump()
+    assert stored[0] in dump
     assert normalise_code(code) not in dump and code not in dump
 
 
@@ -104,9 +103,9 @@ def test_an_expired_code_is_refused(accounts: SQLiteAccountStore, clock: Clock) 
     assert accounts.redeem(still_valid, "late").id == EASTLAKE_ID
 
 
-def test_of_concurrent_redeems_of_one_code_exactly_one_wins(db_path: Path, clock: Clock) -> None:
-    code = SQLiteAccountStore(connect(db_path), clock).invite(EASTLAKE, None)
-    stores = [SQLiteAccountStore(connect(db_path), clock) for _ in range(6)]
+def test_of_concurrent_redeems_of_one_code_exactly_one_wins(db: Backend, clock: Clock) -> None:
+    code = SQLiteAccountStore(db.connect(), clock).invite(EASTLAKE, None)
+    stores = [SQLiteAccountStore(db.connect(), clock) for _ in range(6)]
     barrier = threading.Barrier(len(stores))
     outcomes: list[str] = []
 
@@ -193,10 +192,38 @@ def test_the_command_line_refuses_an_unknown_owner_id(accounts: SQLiteAccountSto
         main(["invite"], store=accounts)
 
 
-def test_the_command_line_uses_the_configured_database(db_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_the_command_line_uses_the_configured_database(db: Backend, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("MATCHMAKER_DB", str(db_path))
+    monkeypatch.delenv("MATCHMAKER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MATCHMAKER_PROFILE", "embedded")
+    for name, value in db.env().items():
+        monkeypatch.setenv(name, value)
     assert main(["invite", "--owner-id", EASTLAKE_ID, "--role", "member"]) == 0
     code = re.search(r"invite code: (\S+)", capsys.readouterr().out)
     assert code is not None
-    assert SQLiteAccountStore(connect(db_path)).redeem(code.group(1), "web:abc").id == EASTLAKE_ID
+    assert SQLiteAccountStore(db.connect()).redeem(code.group(1), "web:abc").id == EASTLAKE_ID
+
+
+def test_the_language_of_a_sender_is_remembered_and_replaced(accounts: SQLiteAccountStore, clock: Clock) -> None:
+    assert accounts.language_of("web:abc") == "zh" and accounts.language_of("web:abc", "en") == "en"
+    accounts.remember_language("web:abc", "en")
+    clock.now += 10
+    accounts.remember_language("web:abc", "en")
+    accounts.remember_language("tg:7", "zh")
+    assert (accounts.language_of("web:abc"), accounts.language_of("tg:7")) == ("en", "zh")
+    accounts.remember_language("web:abc", "zh")
+    assert accounts.language_of("web:abc", "en") == "zh"
+
+
+def test_the_demo_invite_is_for_the_owner_of_most_demo_achievements(db: Backend, accounts: SQLiteAccountStore) -> None:
+    listings = SQLiteListingStore(db.connect())
+    assert demo_owner_invite(accounts, db.connect()) is None
+    for n, (owner, title) in enumerate([("org:b-lab", "Zeta"), ("org:b-lab", "Alpha"), ("org:a-lab", "Beta"),
+                                        ("org:c-lab", "Gamma")]):
+        listings.add(replace(_listing(), owner_id=owner, owner_name=owner[4:], title=title, source=f"scifact:{n}"))
+    listings.add(replace(_listing(), owner_id="org:a-lab", kind="demand", source="scifact:demand"))
+    listings.add(replace(_listing(), owner_id="org:a-lab", source="chat:org:a-lab:1"))
+    found = demo_owner_invite(accounts, db.connect())
+    assert found is not None
+    assert (found.invite.participant.id, found.listings, found.example_title) == ("org:b-lab", 2, "Alpha")
+    assert accounts.redeem(found.invite.code, "web:demo").id == "org:b-lab"
