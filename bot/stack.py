@@ -363,6 +363,11 @@ def fill(template: str, values: dict[str, str]) -> str:
     return template
 
 
+PRODUCTION_LOCK_SECONDS = 30
+"""How long a turn may hold its conversation's lock (Rasa's ``TICKET_LOCK_LIFETIME``, 60 by
+default): also how long a turn waits behind the ticket of a Rasa server that died."""
+
+
 def production_stores(env: dict[str, str]) -> dict[str, str]:
     """The tracker store (PostgreSQL) and lock store (Redis) settings the production
     endpoints file names, taken from ``MATCHMAKER_DATABASE_URL`` and ``MATCHMAKER_REDIS_URL``.
@@ -383,6 +388,7 @@ def production_stores(env: dict[str, str]) -> dict[str, str]:
         "MATCHMAKER_REDIS_HOST": lock.hostname, "MATCHMAKER_REDIS_PORT": str(lock.port or 6379),
         "MATCHMAKER_REDIS_PASSWORD": unquote(lock.password or ""),
         "MATCHMAKER_REDIS_DB": lock.path.strip("/") or "0",
+        "TICKET_LOCK_LIFETIME": env.get("TICKET_LOCK_LIFETIME") or str(PRODUCTION_LOCK_SECONDS),
     }
 
 
