@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.numbers import MAX_ID, decimal_number
 from actions.relay import acting_id
 from actions.services import get_services
 from matchmaker.alerts import NeedError, SavedNeed
@@ -65,8 +66,10 @@ def stop_alerts(dispatcher: CollectingDispatcher, tracker: Tracker, command: Com
                 language: str) -> List[EventType]:
     """Stop one saved need (by number) or all of the user's."""
     raw = command.args.get("need", "")
-    need_id = int(raw) if raw.isdigit() else None
+    need_id = decimal_number(raw)
     try:
+        if need_id is not None and need_id > MAX_ID:
+            raise NeedError("unknown_need", f"no saved need {raw}")
         count = get_services().alerts.stop_needs(acting_id(tracker), need_id)
     except NeedError:
         dispatcher.utter_message(text=say("unknown_need", language, need=raw))

@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.desk import DESK_ITEM_SLOT, handed_over, pass_to_intermediary, pass_to_person
+from actions.numbers import MAX_ID, decimal_number
 from actions.relay import active_thread, relay, show_waiting
 from actions.services import get_services
 from channels.replies import HANDOFF_MARK
@@ -44,6 +45,12 @@ def entity_values(tracker: Tracker, name: str) -> List[str]:
         if entity.get("entity") == name and value is not None and str(value) not in values:
             values.append(str(value))
     return values
+
+
+def number_values(tracker: Tracker, name: str) -> List[str]:
+    """Distinct values of numeric entity ``name`` that are whole numbers a store can hold, in order."""
+    numbers = (decimal_number(value) for value in entity_values(tracker, name))
+    return list(dict.fromkeys(str(n) for n in numbers if n is not None and n <= MAX_ID))
 
 
 def first_entity(tracker: Tracker, name: str) -> Optional[str]:

@@ -8,12 +8,13 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.numbers import MAX_ID, decimal_number
 from actions.relay import ACTIVE_THREAD_SLOT, acting_id, client_key, refusal
 from actions.services import get_services
 from matchmaker.brokerage import Outcome
 from matchmaker.desk import DeskError, DeskItem
 from matchmaker.messages import localised
-from matchmaker.negotiation import NegotiationError
+from matchmaker.negotiation import NegotiationError, NoSuchThread
 from matchmaker.notices import button, command_payload
 from nlu.commands import Command
 
@@ -82,8 +83,9 @@ def kind_word(kind: str, language: str) -> str:
 
 
 def _item_number(command: Command) -> int:
-    raw = command.args.get("item", "")
-    return int(raw) if raw.isdigit() else 0
+    """The item a command names; 0 (no item has it) when it names none the desk could hold."""
+    number = decimal_number(command.args.get("item", ""))
+    return number if number is not None and number <= MAX_ID else 0
 
 
 def show_queue(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
@@ -176,9 +178,13 @@ def reject(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
 def recommend(dispatcher: CollectingDispatcher, tracker: Tracker, command: Command,
               language: str) -> List[EventType]:
     """The broker of a thread recommends a listing to its parties."""
-    listing = int(command.args.get("listing", "0") or 0)
+    listing = decimal_number(command.args.get("listing", "")) or 0
     thread = command.thread or 0
     try:
+        if listing > MAX_ID:
+            raise NegotiationError("no_listing", f"no published listing {listing}")
+        if thread > MAX_ID:
+            raise NoSuchThread()
         get_services().brokerage.recommend(thread, acting_id(tracker), listing)
     except NegotiationError as error:
         text = say("no_listing", language, listing=listing) if error.code == "no_listing" else \

@@ -11,7 +11,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.cards import listing_facts
-from actions.common import DomainDict, entity_values, latest_text, polite_failures, relays_in_thread, turn_language
+from actions.common import (
+    DomainDict,
+    entity_values,
+    latest_text,
+    number_values,
+    polite_failures,
+    relays_in_thread,
+    turn_language,
+)
 from actions.relay import acting_id
 from actions.services import get_services
 from matchmaker.listings import Listing, ListingError
@@ -79,9 +87,9 @@ def post_from_description(dispatcher: CollectingDispatcher, tracker: Tracker, ki
         return [SlotSet("post_pending", kind)]
     fields = entity_values(tracker, "field")
     regions = entity_values(tracker, "region")
-    maturity = entity_values(tracker, "maturity")
-    budget = entity_values(tracker, "budget")
-    deadline = entity_values(tracker, "deadline")
+    maturity = number_values(tracker, "maturity")
+    budget = number_values(tracker, "budget")
+    deadline = number_values(tracker, "deadline")
     field = fields[0] if fields else services.lexicon.classify_field(description) or "general"
     listing = Listing(
         id=0, kind=kind, title=title_of(description, language), text=description,

@@ -17,11 +17,13 @@ from actions.common import (
     entity_values,
     first_entity,
     latest_text,
+    number_values,
     polite_failures,
     relays_in_thread,
     turn_language,
 )
 from actions.listings import post_from_description
+from actions.numbers import decimal_number
 from actions.relay import acting_id
 from actions.services import get_services
 from behaviour.events import Event
@@ -39,6 +41,7 @@ _ANY_REGION = re.compile(r"不限地区|地区不限|任何地区|全国|any reg
 
 
 SOFT_ENTITIES = ("field", "region", "maturity")
+NUMERIC_ENTITIES = ("budget", "deadline", "maturity")
 
 
 def understood_summary(lexicon: Lexicon, language: str, entities: Dict[str, List[str]],
@@ -72,7 +75,8 @@ def description_request(tracker: Tracker, target: str, language: str, cross_ling
     entities = _entities(tracker)
     regions = tuple(required_values(text, found, "region"))
     fields = required_values(text, found, "field")
-    levels = required_values(text, found, "maturity") if target == "achievement" else []
+    levels = [level for level in required_values(text, found, "maturity") if level in entities["maturity"]] \
+        if target == "achievement" else []
     wished = entities["maturity"][0] if entities["maturity"] and target == "achievement" else None
     return SearchRequest(
         query=search_query(text, found), target_kind=target, language=language, requester_id=acting_id(tracker),
@@ -98,7 +102,7 @@ def required_entities(request: SearchRequest) -> List[str]:
 
 
 def _entities(tracker: Tracker) -> Dict[str, List[str]]:
-    return {name: entity_values(tracker, name)
+    return {name: number_values(tracker, name) if name in NUMERIC_ENTITIES else entity_values(tracker, name)
             for name in ("field", "region", "budget", "deadline", "maturity")}
 
 
@@ -169,7 +173,7 @@ def chosen_listing(dispatcher: CollectingDispatcher, tracker: Tracker, language:
         dispatcher.utter_message(text=say("no_search", language))
         return None
     rank = first_entity(tracker, "match_rank")
-    if rank is None or not rank.isdigit() or not 1 <= int(rank) <= len(shown):
+    if rank is None or not 1 <= (decimal_number(rank) or 0) <= len(shown):
         dispatcher.utter_message(text=say(which_key, language, count=len(shown)))
         return None
     listing_id = shown[int(rank) - 1]

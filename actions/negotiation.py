@@ -15,13 +15,14 @@ from actions.capital import CAPITAL_HANDLERS
 from actions.common import DomainDict, latest_text, polite_failures, turn_language
 from actions.desk import DESK_HANDLERS, desk_refusal
 from actions.listings import post_command, post_funding
+from actions.numbers import MAX_ID, decimal_number
 from actions.relay import ACTIVE_THREAD_SLOT, acting_id, active_thread, counterpart_line, refusal, relay
 from actions.services import get_services
 from matchmaker.accounts import AccountError
 from matchmaker.desk import DeskError
 from matchmaker.messages import localised, word
 from matchmaker.messages import say as common_say
-from matchmaker.negotiation import NegotiationError, Proposal, Terms, Thread
+from matchmaker.negotiation import NegotiationError, NoSuchThread, Proposal, Terms, Thread
 from matchmaker.notices import button, history_lines, rating_buttons, terms_text
 from matchmaker.notices import word as notice_word
 from matchmaker.runtime import Services
@@ -133,7 +134,7 @@ def command_of(tracker: Tracker) -> Optional[Command]:
     name = values.pop("command", "")
     thread = values.pop("thread_id", "")
     args = {key[4:]: value for key, value in values.items() if key.startswith("cmd_")}
-    return Command(name, int(thread) if thread.isdigit() else None, args) if name else None
+    return Command(name, decimal_number(thread), args) if name else None
 
 
 def _fits(command: str, thread: Thread, viewer: str, rated: Set[int]) -> bool:
@@ -302,9 +303,9 @@ def confirm_nda(move: Move) -> List[EventType]:
 
 def _terms(command: Command) -> Terms:
     milestones = tuple(m.strip() for m in re.split(r"[;；,，]", command.args.get("milestones", "")) if m.strip())
-    price, days = command.args.get("price", ""), command.args.get("days", "")
-    return Terms(command.args.get("kind", ""), int(price) if price.isdigit() else -1,
-                 int(days) if days.isdigit() else 0, milestones)
+    price = decimal_number(command.args.get("price", ""))
+    return Terms(command.args.get("kind", ""), price if price is not None and price <= MAX_ID else -1,
+                 decimal_number(command.args.get("days", "")) or 0, milestones)
 
 
 def _open_proposal(thread_id: int, viewer: str) -> Optional[Proposal]:
@@ -342,9 +343,8 @@ def decide_proposal(move: Move) -> List[EventType]:
 
 def rate(move: Move) -> List[EventType]:
     """Rate the other party of an ended thread."""
-    stars = move.command.args.get("rating", "")
-    rating = move.services.threads.rate(move.thread_id, move.viewer, int(stars) if stars.isdigit() else 0,
-                                        move.command.args.get("comment", ""))
+    stars = decimal_number(move.command.args.get("rating", "")) or 0
+    rating = move.services.threads.rate(move.thread_id, move.viewer, stars, move.command.args.get("comment", ""))
     move.reply("rated", stars=rating.stars)
     return []
 
@@ -411,6 +411,8 @@ def carry_out(dispatcher: CollectingDispatcher, tracker: Tracker, command: Comma
     thread_id = _thread_id(dispatcher, tracker, command, language)
     if thread_id is None:
         return []
+    if thread_id > MAX_ID:
+        raise NoSuchThread()
     return thread_handler(Move(dispatcher, command, language, get_services(), acting_id(tracker), thread_id))
 
 
@@ -442,8 +444,8 @@ class ActionCommand(Action):
         try:
             return carry_out(dispatcher, tracker, command, language)
         except DeskError as error:
-            dispatcher.utter_message(text=desk_refusal(error, language, int(command.args.get("item", "0") or 0),
-                                                       command.args.get("to", "")))
+            item = decimal_number(command.args.get("item", "")) or 0
+            dispatcher.utter_message(text=desk_refusal(error, language, item, command.args.get("to", "")))
             return []
         except NegotiationError as error:
             thread_id = command.thread or active_thread(tracker)
@@ -454,7 +456,7 @@ class ActionCommand(Action):
 
 def _current_state(tracker: Tracker, command: Command) -> str:
     thread_id = command.thread or active_thread(tracker)
-    if thread_id is None:
+    if thread_id is None or thread_id > MAX_ID:
         return ""
     try:
         return get_services().threads.thread(thread_id, acting_id(tracker)).state

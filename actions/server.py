@@ -3,6 +3,10 @@
 Run ``python -m actions.server --port 5055``. The warm-up (database, index, embedding
 model and one probe query) happens when the server starts, never at import, so the first
 user waits no longer than the next.
+
+rasa-sdk reads an action request without checking it and answers 500 to any exception, a
+wrong method or path included: here a request not shaped as the Rasa server sends one gets
+400 before rasa-sdk sees it, and HTTP errors keep their own status.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
+import json
 import logging
 import os
 import time
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
+from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from actions.relay import render_for
@@ -82,6 +89,53 @@ def push_channels(services: Services, env: Mapping[str, str]) -> list[Channel]:
     return channels
 
 
+TRACKER_SHAPES: tuple[tuple[str, type], ...] = (
+    ("slots", dict), ("latest_message", dict), ("events", list), ("active_loop", dict), ("followup_action", str),
+    ("latest_action_name", str))
+MESSAGE_SHAPES: tuple[tuple[str, type], ...] = (("text", str), ("intent", dict), ("entities", list))
+
+
+def action_call_json(request: Request) -> Any:
+    """The decoded body of an action request (deflated or not), or ``None`` when it is not JSON."""
+    body = request.body or b""
+    try:
+        if request.headers.get("Content-Encoding") == "deflate":
+            body = zlib.decompress(body)
+        return json.loads(body)
+    except (ValueError, RecursionError, zlib.error):
+        return None
+
+
+def action_call_problem(call: Any) -> str | None:
+    """Why ``call`` is not an action request shaped as the Rasa server sends one (``None``: it is).
+
+    rasa-sdk reads the request without checking it, so any other shape would fail inside it (a 500).
+    """
+    if not isinstance(call, dict):
+        return "the body must be a JSON object"
+    if not isinstance(call.get("next_action"), str) or not call["next_action"]:
+        return "next_action must be an action name"
+    if call.get("version") is not None and not isinstance(call["version"], str):
+        return "version must be a string"
+    if call.get("domain") is not None and not isinstance(call["domain"], dict):
+        return "domain must be an object"
+    tracker = call.get("tracker")
+    if not isinstance(tracker, dict) or not isinstance(tracker.get("sender_id"), str) or not tracker["sender_id"]:
+        return "tracker must be an object with a sender_id"
+    for key, kind in TRACKER_SHAPES:
+        if tracker.get(key) is not None and not isinstance(tracker[key], kind):
+            return f"tracker.{key} must be of type {kind.__name__}"
+    if not all(isinstance(event, dict) for event in tracker.get("events") or []):
+        return "tracker.events must be objects"
+    message = tracker.get("latest_message") or {}
+    for key, kind in MESSAGE_SHAPES:
+        if message.get(key) is not None and not isinstance(message[key], kind):
+            return f"tracker.latest_message.{key} must be of type {kind.__name__}"
+    if not all(isinstance(entity, dict) for entity in message.get("entities") or []):
+        return "tracker.latest_message.entities must be objects"
+    return None
+
+
 INBOX_MAX_WAIT_SECONDS = 25.0
 INBOX_POLL_SECONDS = 0.1
 
@@ -117,6 +171,17 @@ def create_server() -> Sanic:
     executor.register_package("actions")
     app = create_app(executor)
     loops: list[DispatchLoop] = []
+
+    @app.exception(SanicException)
+    async def http_error(_request: Request, error: SanicException) -> response.HTTPResponse:
+        return response.json({"error": str(error)}, status=error.status_code)
+
+    @app.on_request
+    async def check_action_call(request: Request) -> response.HTTPResponse | None:
+        if request.path != "/webhook" or request.method != "POST":
+            return None
+        problem = action_call_problem(action_call_json(request))
+        return None if problem is None else response.json({"error": problem}, status=400)
 
     @app.before_server_start
     async def warm(_app: Sanic) -> None:

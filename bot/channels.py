@@ -5,11 +5,14 @@ channels with one guard around message handling:
 
 * an empty message or one longer than ``MATCHMAKER_MAX_MESSAGE_CHARS`` gets a polite
   reply in the user's language and is not passed on, so it changes nothing;
+* metadata that is not a JSON object of at most ``MAX_METADATA_CHARS`` is dropped, so a
+  client cannot make every tracker event carry megabytes;
 * when a turn produces no bot message at all (for example because the action server is
   down, which Rasa only logs), the user is told the service is unavailable.
 
 ``GuardedSocketIOInput`` also names new web sessions ``web:<32 hex>`` (the channel identity
-of a web user), tracks which sessions have a connected socket and adds the push route
+of a web user), takes a socket's messages as the session it asked for (never as the session
+id a message names), tracks which sessions have a connected socket and adds the push route
 ``POST /webhooks/socketio/push`` (contract in ``channels.push``) through which the action
 server shows negotiation-thread messages in an open page.
 
@@ -25,13 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 import aiohttp
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -48,14 +52,17 @@ from channels.push import (
     secret_matches,
 )
 from channels.rate_limit import limiter_from
-from matchmaker.messages import say
+from matchmaker.messages import localised, say
 from nlu.language import detect_language
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[UserMessage], Awaitable[Any]]
 DEFAULT_MAX_CHARS = 2000
+MAX_METADATA_CHARS = 4096
+NO_SESSION = {"en": "This page has no chat session yet. Please reload the page.",
+              "zh": "此页面还没有会话，请刷新页面后再发送。"}
 WEB_SESSION_PREFIX = "web:"
-MAX_SESSION_ID_CHARS = 128
+SESSION_ID_PATTERN = re.compile(r"web:[A-Za-z0-9_-]{1,124}")
 # How often the server pings a page's socket, and how long it waits for the answer: a page
 # that went away without closing its socket (network lost, tab killed) stops counting as
 # present after at most the sum (python-socketio's defaults are 25 s and 20 s).
@@ -87,6 +94,22 @@ def max_message_chars() -> int:
     return int(raw) if raw.isdigit() and int(raw) >= 50 else DEFAULT_MAX_CHARS
 
 
+def clean_text(text: Text) -> Text:
+    """``text`` with lone surrogates (JSON can spell them, UTF-8 cannot encode them) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def bounded_metadata(metadata: Any) -> Optional[Dict[Text, Any]]:
+    """``metadata`` when it is a JSON object of at most ``MAX_METADATA_CHARS`` characters, else ``None``."""
+    if not isinstance(metadata, dict):
+        return None
+    try:
+        size = len(json.dumps(metadata, ensure_ascii=False, default=str))
+    except (ValueError, RecursionError):
+        return None
+    return metadata if size <= MAX_METADATA_CHARS else None
+
+
 def guard(on_new_message: Handler, limit: int, refused_prefixes: Tuple[Text, ...] = ()) -> Handler:
     """Wrap Rasa's message handler with the input checks, the per-sender rate limit and the silence guard.
 
@@ -97,7 +120,8 @@ def guard(on_new_message: Handler, limit: int, refused_prefixes: Tuple[Text, ...
     limiter = limiter_from(os.environ)
 
     async def guarded(message: UserMessage) -> None:
-        text = message.text if isinstance(message.text, str) else ""
+        text = clean_text(message.text) if isinstance(message.text, str) else ""
+        message.text = text
         language = detect_language(text)
         output = message.output_channel
         if str(message.sender_id).startswith(refused_prefixes):
@@ -113,6 +137,7 @@ def guard(on_new_message: Handler, limit: int, refused_prefixes: Tuple[Text, ...
             await output.send_text_message(
                 message.sender_id, say("too_long", language, length=len(text), limit=limit))
             return
+        message.metadata = bounded_metadata(message.metadata)
         counting = CountingOutputChannel(output)
         message.output_channel = counting
         try:
@@ -140,7 +165,7 @@ class GuardedRestInput(RestInput):
     async def _extract_sender(self, req: Request) -> Optional[Text]:
         body = json_body(req)
         sender = body.get("sender")
-        return str(sender)[:128] if sender not in (None, "") else "anonymous"
+        return clean_text(str(sender))[:128] if sender not in (None, "") else "anonymous"
 
     def _extract_message(self, req: Request) -> Optional[Text]:
         body = json_body(req)
@@ -240,15 +265,15 @@ async def forward_inbox(request: Request) -> HTTPResponse:
 def session_id_of(data: Any) -> Text:
     """The session id a ``session_request`` asks for, or a new ``web:<32 hex>`` one.
 
-    A ``web:`` id the client sends is kept as it is (cut to 128 characters), so a page that
-    reconnects keeps its conversation; any other id (another channel's, or none) gets a new
-    one, so a page cannot speak as a Telegram chat or a REST user.
+    A ``web:`` id of letters, digits, ``_`` and ``-`` (at most 128 characters) the client
+    sends is kept, so a page that reconnects keeps its conversation; any other id (another
+    channel's, a malformed one, or none) gets a new one, so a page cannot speak as a
+    Telegram chat or a REST user.
     """
     requested = data.get("session_id") if isinstance(data, dict) else None
-    if not isinstance(requested, str) or not requested.startswith(WEB_SESSION_PREFIX) \
-            or len(requested) <= len(WEB_SESSION_PREFIX):
+    if not isinstance(requested, str) or not SESSION_ID_PATTERN.fullmatch(requested):
         return f"{WEB_SESSION_PREFIX}{uuid.uuid4().hex}"
-    return requested[:MAX_SESSION_ID_CHARS]
+    return requested
 
 
 def push_error(status: int, error: Text, detail: Text = "") -> HTTPResponse:
@@ -274,10 +299,14 @@ class GuardedSocketIOInput(SocketIOInput):
         python-socketio 5.x, so replies of a persistent session never reach the page;
         the ``session_request`` handler is replaced by one that awaits it. Rasa's
         ``disconnect`` handler (which only logs) is replaced by one that also updates
-        presence; ``connect`` and the message handler stay Rasa's. Pings are more frequent
-        than python-socketio's default, so a vanished page stops counting as present sooner.
+        presence. Rasa's message handler speaks as whatever ``session_id`` the message
+        names (another page's, ``tg:...``) and fails on a body that is not an object; it is
+        replaced by one that speaks as the socket's own session, or tells a socket that has
+        none to reload. ``connect`` stays Rasa's. Pings are more frequent than
+        python-socketio's default, so a vanished page stops counting as present sooner.
         """
-        blueprint = super().blueprint(guard(on_new_message, max_message_chars()))
+        guarded = guard(on_new_message, max_message_chars())
+        blueprint = super().blueprint(guarded)
         sio = self.sio
         if sio is None:
             return blueprint
@@ -285,13 +314,25 @@ class GuardedSocketIOInput(SocketIOInput):
         sio.eio.ping_timeout = PING_TIMEOUT_SECONDS
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None, *_more: Any) -> None:
             session_id = session_id_of(data)
             previous = self.presence.join(sid, session_id)
             if previous is not None:
                 await sio.leave_room(sid, previous, namespace=self.namespace)
             await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: Text, data: Any = None, *_more: Any) -> None:
+            body = data if isinstance(data, dict) else {}
+            text = body.get("message") if isinstance(body.get("message"), str) else ""
+            session_id = self.presence.session_of(sid)
+            if session_id is None:
+                await sio.emit(self.bot_message_evt, {"text": localised(NO_SESSION, detect_language(text))}, room=sid,
+                               namespace=self.namespace)
+                return
+            await guarded(UserMessage(text, SocketIOOutput(sio, self.bot_message_evt), session_id,
+                                      input_channel=self.name(), metadata=body.get(self.metadata_key)))
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text, *_reason: Any) -> None:
@@ -317,7 +358,7 @@ class GuardedSocketIOInput(SocketIOInput):
             return push_error(413, "too_large")
         try:
             pushed = parse_push(json.loads(body))
-        except (ValueError, PushRequestError) as error:
+        except (ValueError, RecursionError, PushRequestError) as error:
             return push_error(400, "bad_request", str(error)[:300])
         if not self.presence.connected(pushed.recipient):
             return response.json({"delivered": False})

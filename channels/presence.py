@@ -42,6 +42,11 @@ class Presence:
                 self._discard(sid, session_id)
         return session_id
 
+    def session_of(self, sid: str) -> Optional[str]:
+        """The session socket ``sid`` speaks for, if it asked for one."""
+        with self._lock:
+            return self._session_of.get(sid)
+
     def connected(self, session_id: str) -> bool:
         """Whether ``session_id`` has at least one connected socket."""
         with self._lock:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -41,7 +42,9 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.ext._utils import webhookhandler
 from telegram.request import HTTPXRequest
+from tornado.web import HTTPError
 
 from channels.gateway import GATEWAY_SECRET_ENV, TELEGRAM_PREFIX
 from channels.push import PushMessage
@@ -244,6 +247,23 @@ def build_application(config: TelegramConfig) -> Application:  # type: ignore[ty
     return application
 
 
+class CheckedTelegramHandler(webhookhandler.TelegramHandler):
+    """PTB's webhook request handler, answering 400 (not 500) to a body that is not UTF-8 JSON.
+
+    The content type and the secret token are checked first, as PTB does, so a forged request
+    still gets 403 and is not read.
+    """
+
+    async def post(self) -> None:
+        """Refuse a body PTB could not decode, then handle the update as PTB does."""
+        self._validate_post()
+        try:
+            json.loads(self.request.body.decode("utf-8"))
+        except (ValueError, RecursionError) as error:
+            raise HTTPError(400, reason="The body is not a JSON update") from error
+        await super().post()
+
+
 def webhook_path(webhook_url: str) -> str:
     """The path PTB's webhook server listens on: the public URL's path (``telegram`` when it has none)."""
     return urlparse(webhook_url).path.strip("/") or "telegram"
@@ -261,6 +281,7 @@ async def serve(config: TelegramConfig, ready_file: Path | None) -> None:
         assert updater is not None
         if config.webhook_url:
             secret = config.webhook_secret or secrets.token_urlsafe(32)
+            webhookhandler.TelegramHandler = CheckedTelegramHandler  # type: ignore[misc]
             await updater.start_webhook(listen=config.listen, port=config.port, url_path=webhook_path(config.webhook_url),
                                         webhook_url=config.webhook_url, secret_token=secret,
                                         allowed_updates=Update.ALL_TYPES)

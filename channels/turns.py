@@ -22,6 +22,11 @@ from matchmaker.messages import say
 logger = logging.getLogger(__name__)
 
 
+def well_formed(text: str) -> str:
+    """``text`` with lone surrogates (JSON can spell them, UTF-8 cannot encode them) replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class RasaTurns:
     """Runs turns of one messenger channel (``telegram`` or ``wechat``) on the Rasa server."""
 
@@ -44,7 +49,8 @@ class RasaTurns:
     async def turn(self, sender: str, text: str, language: str,
                    metadata: Mapping[str, Any] | None = None) -> list[PushMessage]:
         """The bot's answer to ``text`` from ``sender``: none while a person has the user, the unavailable message when the turn fails."""
-        body = {"sender": sender, "message": text, "input_channel": self._channel, "metadata": dict(metadata or {})}
+        body = {"sender": sender, "message": well_formed(text), "input_channel": self._channel,
+                "metadata": dict(metadata or {})}
         try:
             reply = await self._client.post(self._url, json=body, headers=self._headers)
             reply.raise_for_status()

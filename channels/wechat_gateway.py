@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ SIGNATURE_WINDOW_SECONDS = 300.0
 DEDUPE_SECONDS = 60.0
 SEND_WAITS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 NON_TEXT_TYPES = ("image", "video", "shortvideo", "location", "link", "voice", "file", "music", "news")
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,14 @@ class WeChatConfig:
 
     def __repr__(self) -> str:
         return f"WeChatConfig(rasa_url={self.rasa_url!r}, safe_mode={bool(self.aes_key)}, <secrets hidden>)"
+
+
+def cdata_text(text: str) -> str:
+    """``text`` as wechatpy may put it in a CDATA section: characters XML forbids dropped, ``]]>`` split.
+
+    An answer can quote what others wrote (a listing's title), so it may hold either.
+    """
+    return XML_FORBIDDEN.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
 @dataclass
@@ -156,12 +166,15 @@ class WeChatGateway:
                 return 400, "bad request"
         try:
             message = parse_message(xml)
+            if message is None or not message.source:
+                return 400, "bad request"
+            _ = (message.create_time, getattr(message, "id", None))  # converted when read: a malformed one fails here
         except Exception:
             return 400, "bad request"
         text = await self.answer(message)
         if text is None:
             return 200, "success"
-        reply = TextReply(content=text, message=message).render()
+        reply = TextReply(content=cdata_text(text), message=message).render()
         if self._crypto is not None:
             reply = self._crypto.encrypt_message(reply, args["nonce"], args["timestamp"])
         return 200, reply
