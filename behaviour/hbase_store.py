@@ -105,12 +105,16 @@ class HBaseEventStore:
         return len(checked)
 
     def for_user(self, user_id: str) -> list[Event]:
-        """A user's events by time (one prefix scan)."""
-        return self._scan_prefix(user_prefix(user_id))
+        """A user's events by time (one prefix scan).
+
+        A user id may itself contain the key separator (``x|2`` starts with the prefix of
+        ``x``), so the scan's events are kept only when they are this user's.
+        """
+        return [event for event in self._scan_prefix(user_prefix(user_id)) if event.user_id == user_id]
 
     def for_listing(self, listing_id: int) -> list[Event]:
         """A listing's events by time (one prefix scan)."""
-        return self._scan_prefix(listing_prefix(listing_id))
+        return [event for event in self._scan_prefix(listing_prefix(listing_id)) if event.listing_id == listing_id]
 
     def scan(self) -> Iterator[Event]:
         """Every event, range after range."""

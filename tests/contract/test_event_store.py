@@ -42,6 +42,15 @@ def test_events_come_back_per_user_and_per_listing_in_time_order(store: EventSto
     assert sorted(e.event_id for e in store.scan()) == sorted(e.event_id for e in events)
 
 
+def test_a_user_id_holding_the_key_separator_sees_only_its_own_events(store: EventStore) -> None:
+    from behaviour.hbase_store import salt
+
+    other = next(f"dave|{n}" for n in range(1000) if salt(f"dave|{n}") == salt("dave"))
+    store.append([Event("shown", other, listing_id=4, rank=1, ts=10.0), Event("shown", "dave", listing_id=5, ts=11.0)])
+    assert [e.user_id for e in store.for_user("dave")] == ["dave"]
+    assert [e.user_id for e in store.for_user(other)] == [other]
+
+
 def test_an_event_stored_twice_counts_once(store: EventStore) -> None:
     event = Event("deal", "alice", listing_id=3, subject_id="org:lab", thread_id=5)
     store.append([event])
