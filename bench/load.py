@@ -10,8 +10,10 @@ and lists their alerts, so a reply that belongs to another user is recognisable
 ``python -m bench.load --conversations 50 --turns 10`` starts the embedded stack and the
 production stack (two Rasa and two action servers behind nginx, PostgreSQL, Redis, HDFS,
 HBase) one after the other on a small demo, runs the same load against each and prints one
-JSON line per profile: turns, search-turn p50/p95, errors and the p95 of the plain greet
-turn measured in the same run.
+JSON line per profile and think time: turns, search-turn p50/p95, errors, the p95 of the plain
+greet turn measured in the same run, and turns answered per second. With no think time every
+user sends their next message the moment a reply arrives, which measures capacity (the
+latency is then mostly queueing); a few seconds of think time is closer to people typing.
 """
 
 from __future__ import annotations
@@ -112,9 +114,10 @@ def messages(body: bytes) -> list[dict[str, Any]]:
 
 
 def run_conversation(urls: Sequence[str], conversation: int, turns: int, sender: str, timeout: float,
-                     pause: float) -> list[TurnResult]:
-    """One user's turns, one after the other, alternating between ``urls``."""
+                     pause: float, start_after: float = 0.0) -> list[TurnResult]:
+    """One user's turns, one after the other, alternating between ``urls``, from ``start_after`` seconds on."""
     results: list[TurnResult] = []
+    time.sleep(start_after)
     for index, turn in enumerate(conversation_turns(conversation, turns)):
         server = (conversation + index) % len(urls)
         started = time.perf_counter()
@@ -133,10 +136,15 @@ def run_conversation(urls: Sequence[str], conversation: int, turns: int, sender:
 
 def run_load(urls: Sequence[str], conversations: int, turns: int, prefix: str = "load", timeout: float = 120.0,
              pause: float = 0.0) -> list[TurnResult]:
-    """``conversations`` users at once (one thread each), ``turns`` turns each; every result."""
+    """``conversations`` users at once (one thread each), ``turns`` turns each; every result.
+
+    With a ``pause`` (think time) the users arrive spread over one pause, as people do, rather
+    than all in the same millisecond; without one they all start at once.
+    """
     run = uuid.uuid4().hex[:6]
+    spacing = pause / conversations if conversations else 0.0
     with ThreadPoolExecutor(max_workers=conversations) as pool:
-        futures = [pool.submit(run_conversation, urls, c, turns, f"{prefix}-{run}-{c}", timeout, pause)
+        futures = [pool.submit(run_conversation, urls, c, turns, f"{prefix}-{run}-{c}", timeout, pause, c * spacing)
                    for c in range(conversations)]
         return [result for future in futures for result in future.result()]
 
@@ -173,14 +181,17 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered))) - 1))]
 
 
-def summary(profile: str, results: Sequence[TurnResult]) -> dict[str, Any]:
-    """The figures of one run: search-turn p50/p95, errors (no answer, 5xx or an empty reply)."""
+def summary(profile: str, results: Sequence[TurnResult], seconds: float, think: float) -> dict[str, Any]:
+    """The figures of one run: search-turn p50/p95, errors (no answer, 5xx or an empty reply),
+    the greet turn's p95, and the turns answered per second over the run."""
     search = [r.ms for r in results if r.turn.kind == "search"]
     greet = [r.ms for r in results if r.turn.kind == "greet"]
     errors = sum(1 for r in results if r.status != 200 or not r.reply)
-    return {"profile": profile, "turns": len(results), "p50_ms": round(statistics.median(search) if search else 0.0),
-            "p95_ms": round(percentile(search, 0.95)), "errors": errors, "greet_p95_ms": round(percentile(greet, 0.95)),
-            "all_p95_ms": round(percentile([r.ms for r in results], 0.95))}
+    return {"profile": profile, "think_s": think, "turns": len(results),
+            "p50_ms": round(statistics.median(search) if search else 0.0), "p95_ms": round(percentile(search, 0.95)),
+            "errors": errors, "greet_p95_ms": round(percentile(greet, 0.95)),
+            "all_p95_ms": round(percentile([r.ms for r in results], 0.95)),
+            "turns_per_s": round(len(results) / max(seconds, 1e-9), 1)}
 
 
 # -- the benchmark: both profiles in one run -------------------------------------------------
@@ -221,21 +232,26 @@ def bootstrap(env: dict[str, str]) -> None:
 
 
 def measure(profile: str, instances: int, env: dict[str, str], var_dir: Path, conversations: int,
-            turns: int) -> dict[str, Any]:
-    """Start the stack of ``profile``, run the load against every Rasa server, stop it."""
+            turns: int, thinks: Sequence[float]) -> list[dict[str, Any]]:
+    """Start the stack of ``profile``, run the load against every Rasa server once per think
+    time (the pause of each user between a reply and their next message), stop it."""
     from bot.stack import Stack, StackConfig
 
     bootstrap({**env, "MATCHMAKER_VAR_DIR": str(var_dir)})
     config = StackConfig(model=newest_model(), rasa_port=5405, actions_port=5455, web_port=8480, wechat_port=8490,
                          var_dir=var_dir, instances=instances, entry_port=8400, actions_entry_port=5450,
                          extra_env=tuple((k, v) for k, v in env.items() if k.startswith("MATCHMAKER_")))
+    lines = []
     with Stack(config) as stack:
         run_load(stack.config.rasa_urls, min(conversations, 4), 2, prefix="warm")
-        results = run_load(stack.config.rasa_urls, conversations, turns, prefix=profile)
-    figures = summary(profile, results)
-    figures["cross_talk"] = len(cross_talk(results))
-    figures["cpus"] = os.cpu_count()
-    return figures
+        for think in thinks:
+            started = time.perf_counter()
+            results = run_load(stack.config.rasa_urls, conversations, turns, prefix=f"{profile}-{think:g}", pause=think)
+            figures = summary(profile, results, time.perf_counter() - started, think)
+            figures["cross_talk"] = len(cross_talk(results))
+            figures["cpus"] = os.cpu_count()
+            lines.append(figures)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -245,21 +261,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--demo-limit", default="120")
     parser.add_argument("--profiles", default="embedded,production")
+    parser.add_argument("--think-seconds", default="0,5",
+                        help="pauses of each user between a reply and their next message, one run each")
     args = parser.parse_args(argv)
     base = {**os.environ, "PYTHONPATH": str(ROOT), "MATCHMAKER_DEMO_LIMIT": args.demo_limit,
             "MATCHMAKER_RATE_PER_MINUTE": "0"}
     scratch = Path(tempfile.mkdtemp(prefix="matchmaker-load-"))
     try:
+        thinks = [float(value) for value in args.think_seconds.split(",")]
         if "embedded" in args.profiles:
-            print(json.dumps(measure("embedded", 1, base, scratch / "embedded", args.conversations, args.turns)),
-                  flush=True)
+            for line in measure("embedded", 1, base, scratch / "embedded", args.conversations, args.turns, thinks):
+                print(json.dumps(line), flush=True)
         if "production" in args.profiles:
-            print(json.dumps(measure_production(base, scratch, args.conversations, args.turns)), flush=True)
+            for line in measure_production(base, scratch, args.conversations, args.turns, thinks):
+                print(json.dumps(line), flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def measure_production(base: dict[str, str], scratch: Path, conversations: int, turns: int) -> dict[str, Any]:
+def measure_production(base: dict[str, str], scratch: Path, conversations: int, turns: int,
+                       thinks: Sequence[float]) -> list[dict[str, Any]]:
     """The production profile on PostgreSQL, Redis, HDFS and HBase started for this run."""
     pg_password, redis_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     pg_env = {**base, "PG_DATA_DIR": str(scratch / "postgres"), "PG_PASSWORD": pg_password, "PG_PORT": "55532"}
@@ -273,7 +294,7 @@ def measure_production(base: dict[str, str], scratch: Path, conversations: int, 
     os.chmod(scratch, 0o755)
     with infra_service("hdfs.sh", base), infra_service("hbase.sh", base), infra_service("postgres.sh", pg_env), \
             infra_service("redis.sh", redis_env):
-        return measure("production", 2, env, scratch / "production", conversations, turns)
+        return measure("production", 2, env, scratch / "production", conversations, turns, thinks)
 
 
 if __name__ == "__main__":
