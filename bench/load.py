@@ -216,13 +216,12 @@ def infra_service(script: str, env: dict[str, str]) -> Iterator[None]:
 
 def newest_model() -> Path:
     """The Rasa model ``make model`` trained last."""
-    archive = os.environ.get("MATCHMAKER_MODEL_ARCHIVE")
-    if archive:
-        return Path(archive)
-    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
+    from bot.stack import trained_model
+
+    model = trained_model()
+    if model is None:
         sys.exit("no trained Rasa model: run `make model` first")
-    return models[-1]
+    return model
 
 
 def bootstrap(env: dict[str, str]) -> None:

@@ -33,6 +33,16 @@ RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 
 
+def trained_model() -> Path | None:
+    """The Rasa model to serve: ``MATCHMAKER_MODEL_ARCHIVE``, else the newest in ``models/``
+    (``None`` when ``make model`` has not run)."""
+    archive = os.environ.get("MATCHMAKER_MODEL_ARCHIVE")
+    if archive:
+        return Path(archive)
+    models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
 class StackError(RuntimeError):
     """A server did not come up; the message names its log file."""
 

@@ -137,6 +137,17 @@ check_port_free() {
   fi
 }
 
+# report PIDFILE PATTERN NAME DETAIL: prints whether NAME runs (pid, memory, DETAIL);
+# returns 1 when it does not.
+report() {
+  local pid
+  if pid="$(pid_of "$1" "$2")"; then
+    echo "$3 running (pid $pid, RSS $(rss_mb "$pid") MB): $4"
+  else
+    echo "$3 not running"; return 1
+  fi
+}
+
 # rss_mb PID
 rss_mb() {
   awk '/^VmRSS:/ {printf "%d", $2/1024}' "/proc/$1/status" 2>/dev/null

@@ -133,17 +133,9 @@ do_stop() {
 }
 
 do_status() {
-  local m th rc=0
-  if m="$(pid_of "$MASTER_PID" "$MASTER_CLASS")"; then
-    echo "HBase master running (pid $m, RSS $(rss_mb "$m") MB): ZooKeeper $BIND_HOST:$ZK_PORT"
-  else
-    echo "HBase master not running"; rc=1
-  fi
-  if th="$(pid_of "$THRIFT_PID" "$THRIFT_CLASS")"; then
-    echo "HBase Thrift running (pid $th, RSS $(rss_mb "$th") MB): $URI"
-  else
-    echo "HBase Thrift not running"; rc=1
-  fi
+  local rc=0
+  report "$MASTER_PID" "$MASTER_CLASS" "HBase master" "ZooKeeper $BIND_HOST:$ZK_PORT" || rc=1
+  report "$THRIFT_PID" "$THRIFT_CLASS" "HBase Thrift" "$URI" || rc=1
   return $rc
 }
 

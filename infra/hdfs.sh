@@ -128,17 +128,9 @@ do_stop() {
 }
 
 do_status() {
-  local nn dn rc=0
-  if nn="$(pid_of "$NN_PID" "$NN_CLASS")"; then
-    echo "NameNode running (pid $nn, RSS $(rss_mb "$nn") MB): $URI"
-  else
-    echo "NameNode not running"; rc=1
-  fi
-  if dn="$(pid_of "$DN_PID" "$DN_CLASS")"; then
-    echo "DataNode running (pid $dn, RSS $(rss_mb "$dn") MB): $BIND_HOST:$DN_PORT"
-  else
-    echo "DataNode not running"; rc=1
-  fi
+  local rc=0
+  report "$NN_PID" "$NN_CLASS" NameNode "$URI" || rc=1
+  report "$DN_PID" "$DN_CLASS" DataNode "$BIND_HOST:$DN_PORT" || rc=1
   return $rc
 }
 

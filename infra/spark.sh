@@ -108,17 +108,10 @@ do_stop() {
 }
 
 do_status() {
-  local m w rc=0
-  if m="$(pid_of "$MASTER_PID" "$MASTER_CLASS")"; then
-    echo "Spark master running (pid $m, RSS $(rss_mb "$m") MB): $URI, web UI $WEBUI, $(alive_workers || echo '?') ALIVE worker(s)"
-  else
-    echo "Spark master not running"; rc=1
-  fi
-  if w="$(pid_of "$WORKER_PID" "$WORKER_CLASS")"; then
-    echo "Spark worker running (pid $w, RSS $(rss_mb "$w") MB): $WORKER_CORES cores, $WORKER_MEMORY"
-  else
-    echo "Spark worker not running"; rc=1
-  fi
+  local rc=0
+  report "$MASTER_PID" "$MASTER_CLASS" "Spark master" \
+    "$URI, web UI $WEBUI, $(alive_workers || echo '?') ALIVE worker(s)" || rc=1
+  report "$WORKER_PID" "$WORKER_CLASS" "Spark worker" "$WORKER_CORES cores, $WORKER_MEMORY" || rc=1
   return $rc
 }
 

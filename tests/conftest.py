@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from bot.stack import APP_PYTHON, Stack, StackConfig, post_json
+from bot.stack import APP_PYTHON, Stack, StackConfig, post_json, trained_model
 from matchmaker.settings import PROJECT_ROOT
 from tests.standins.accounts import MessengerAccounts
 from tests.standins.telegram_api import TelegramBotApi
@@ -35,13 +35,10 @@ PORT_OFFSET = int(os.environ.get("MATCHMAKER_TEST_PORT_OFFSET", "0"))
 
 
 def _model() -> Path:
-    archive = os.environ.get("MATCHMAKER_MODEL_ARCHIVE")
-    if archive:
-        return Path(archive)
-    models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
+    model = trained_model()
+    if model is None:
         pytest.fail("no trained Rasa model: run `make model` (make test does) first")
-    return models[-1]
+    return model
 
 
 EVENTS_TABLE_PREFIX = f"test_{uuid.uuid4().hex[:8]}_"
@@ -213,20 +210,30 @@ class LocalServer:
         subprocess.run([str(PROJECT_ROOT / "infra" / self.script), command], env=self.env, check=True)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[LocalServer]:
-    """A real PostgreSQL (``infra/postgres.sh``) in a fresh data directory, with databases
-    ``matchmaker`` and ``rasa`` owned by role ``matchmaker``; stopped and removed afterwards."""
-    data = Path(tempfile.mkdtemp(prefix="matchmaker-pg-"))
-    server = LocalServer("postgres.sh", 55432 + PORT_OFFSET, secrets.token_urlsafe(18),
-                         {**os.environ, "PG_DATA_DIR": str(data), "PG_PORT": str(55432 + PORT_OFFSET)})
-    server.env["PG_PASSWORD"] = server.password
+@contextlib.contextmanager
+def started_server(script: str, port: int, prefix: str) -> Iterator[LocalServer]:
+    """``infra/<script>`` on ``port`` in a fresh data directory with a new password; stopped and removed after.
+
+    The script reads ``<PREFIX>_PORT``, ``<PREFIX>_DATA_DIR`` and ``<PREFIX>_PASSWORD``.
+    """
+    data = Path(tempfile.mkdtemp(prefix=f"matchmaker-{script.split('.')[0]}-"))
+    password = secrets.token_urlsafe(18)
+    server = LocalServer(script, port, password, {**os.environ, f"{prefix}_DATA_DIR": str(data),
+                                                  f"{prefix}_PORT": str(port), f"{prefix}_PASSWORD": password})
     server.run("start")
     try:
         yield server
     finally:
         server.run("stop")
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalServer]:
+    """A real PostgreSQL (``infra/postgres.sh``) in a fresh data directory, with databases
+    ``matchmaker`` and ``rasa`` owned by role ``matchmaker``; stopped and removed afterwards."""
+    with started_server("postgres.sh", 55432 + PORT_OFFSET, "PG") as server:
+        yield server
 
 
 def postgres_url(server: LocalServer, database: str = "matchmaker") -> str:
@@ -237,14 +244,5 @@ def postgres_url(server: LocalServer, database: str = "matchmaker") -> str:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[LocalServer]:
     """A real Redis (``infra/redis.sh``) with a password, in a fresh directory; stopped afterwards."""
-    data = Path(tempfile.mkdtemp(prefix="matchmaker-redis-"))
-    port = 56379 + PORT_OFFSET
-    server = LocalServer("redis.sh", port, secrets.token_urlsafe(18),
-                         {**os.environ, "REDIS_DATA_DIR": str(data), "REDIS_PORT": str(port)})
-    server.env["REDIS_PASSWORD"] = server.password
-    server.run("start")
-    try:
+    with started_server("redis.sh", 56379 + PORT_OFFSET, "REDIS") as server:
         yield server
-    finally:
-        server.run("stop")
-        shutil.rmtree(data, ignore_errors=True)

@@ -12,20 +12,12 @@ import pytest
 from matchmaker.accounts import AccountError, SQLiteAccountStore, demo_owner_invite, main, normalise_code
 from matchmaker.listings import Listing, SQLiteListingStore
 from tests.contract.conftest import Backend
+from tests.unit.fakes import Clock
 
 EASTLAKE = "Eastlake Medical University (demo)"
 EASTLAKE_ID = "org:eastlake-medical-university--demo-"
 CODE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{4}$")
 
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _listing() -> Listing:
@@ -42,7 +34,7 @@ def db(backend: Backend) -> Backend:
 
 @pytest.fixture()
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_000_000.0)
 
 
 @pytest.fixture()

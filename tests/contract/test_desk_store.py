@@ -11,21 +11,13 @@ from matchmaker.accounts import AccountStore
 from matchmaker.desk import FALLBACK_QUEUE, DeskError, DeskItem, SQLiteDesk
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from tests.contract.conftest import Backend
+from tests.unit.fakes import Clock
 
 ALPHA = "org:alpha-brokers"
 BETA = "org:beta-brokers"
 GAMMA = "org:gamma-brokers"
 MEMBER = "org:battery-maker"
 
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

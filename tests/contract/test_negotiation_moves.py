@@ -27,6 +27,7 @@ from matchmaker.listings import Listing, SQLiteListingStore
 from matchmaker.negotiation import NegotiationError, NoSuchThread, Terms, Thread
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from tests.contract.conftest import Backend
+from tests.unit.fakes import Clock
 
 OWNER = "org:heat-lab--demo-"
 REQUESTER = "user-1"
@@ -35,15 +36,6 @@ NDA = "platform-nda-2025.1"
 LICENCE = Terms("licence", 500_000, 365, ("pilot line", "mass production"))
 COUNTER = Terms("licence", 650_000, 365, ("pilot line",))
 
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

@@ -98,3 +98,13 @@ def make_services(tmp_path: Path, env: dict[str, str] | None = None) -> Services
                     nda=load_nda(ROOT / "data" / "nda.yml"), brokerage=Brokerage(desk, threads, listings, matcher),
                     search_log=SearchLog(connect(settings.database_path)),
                     alerts=alert_engine(settings, listings, threads, HashingEncoder()))
+
+
+class Clock:
+    """A clock the test moves by hand (``clock.now = ...``)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

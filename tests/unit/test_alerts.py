@@ -61,15 +61,6 @@ class TopicEncoder:
         return vectors / np.where(norms == 0, 1.0, norms)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def listing(title: str, text: str, kind: str = "achievement", language: str = "en", listing_id: int = 10,
             **changes: Any) -> Listing:

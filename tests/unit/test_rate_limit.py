@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from channels.rate_limit import SenderRateLimiter, limiter_from
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.fakes import Clock
 
 
 def test_a_burst_then_one_message_per_refill_interval_and_senders_do_not_share() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     limiter = SenderRateLimiter(per_minute=60, burst=3, clock=clock)
     assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]
     assert limiter.allow("b")
@@ -29,7 +22,7 @@ def test_a_burst_then_one_message_per_refill_interval_and_senders_do_not_share()
 
 
 def test_refused_messages_do_not_drain_the_bucket_further() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     limiter = SenderRateLimiter(per_minute=60, burst=1, clock=clock)
     assert limiter.allow("a")
     for _ in range(50):
@@ -39,7 +32,7 @@ def test_refused_messages_do_not_drain_the_bucket_further() -> None:
 
 
 def test_old_senders_are_forgotten_beyond_the_cap() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     limiter = SenderRateLimiter(per_minute=60, burst=1, clock=clock, max_senders=2)
     assert limiter.allow("a") and limiter.allow("b") and limiter.allow("c")
     assert limiter.allow("a")

@@ -18,6 +18,7 @@ from matchmaker.negotiation import Terms
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from matchmaker.stats import SearchLog, week_label
 from storage.sql import Connection
+from tests.unit.fakes import Clock
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -27,15 +28,6 @@ NOW = T0 + 30 * DAY
 NDA = "platform-nda-2025.1"
 LICENCE = Terms("licence", 300_000, 180, ("pilot",))
 
-
-class Clock:
-    """A clock the test sets by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass(frozen=True)
