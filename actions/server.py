@@ -234,6 +234,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # httpx logs every request URL at INFO, and the Bot API's URLs carry the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     create_server().run(host=args.host, port=args.port, single_process=True, access_log=False,
                         motd=False)
 

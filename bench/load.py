@@ -46,6 +46,10 @@ SUBJECTS_ZH = ("锂电池正极材料", "污水脱氮工艺", "水稻病害识�
 CONTEXTS_ZH = ("用于化工园区", "用于农业合作社", "用于新能源车企", "用于城市供水", "用于港口设备")
 
 
+SAVED_MARKS = ("Saved as need #", "已保存为订阅#")
+"""How the assistant confirms a saved need (``actions.alerts``); only a confirmed one is owed."""
+
+
 @dataclass(frozen=True)
 class Turn:
     """One message of a conversation and what kind of turn it is."""
@@ -155,10 +159,12 @@ def texts(reply: Sequence[dict[str, Any]]) -> str:
 
 
 def cross_talk(results: Sequence[TurnResult]) -> list[str]:
-    """Replies to "my alerts" that show another user's need, or not the user's own."""
+    """Replies to "my alerts" that show another user's need, or not the user's own need once
+    the assistant confirmed saving it."""
     found: list[str] = []
     marks = {r.conversation: need_of(r.conversation)[2] for r in results}
-    saved = {(r.sender, r.conversation): r.index for r in results if r.turn.kind == "save" and r.status == 200}
+    saved = {(r.sender, r.conversation): r.index for r in results
+             if r.turn.kind == "save" and r.status == 200 and any(mark in texts(r.reply) for mark in SAVED_MARKS)}
     for result in results:
         if result.turn.kind != "alerts" or result.status != 200 or \
                 result.index < saved.get((result.sender, result.conversation), 1 << 30):
