@@ -469,8 +469,9 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print("starting the action server, the Rasa server and the web page (logs in "
-          f"{stack.log_dir}) ...", flush=True)
+    servers = "the action server, the Rasa server" if instances == 1 else \
+        f"{instances} action servers, {instances} Rasa servers, nginx"
+    print(f"starting {servers} and the web page (logs in {stack.log_dir}) ...", flush=True)
     try:
         stack.start()
         servers = (f"Servers:       {instances} Rasa ({', '.join(stack.config.rasa_urls)}) and {instances} action "
