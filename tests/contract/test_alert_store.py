@@ -15,7 +15,8 @@ from matchmaker.alerts import AlertEngine, NeedError, NeedMatcher, SavedNeed, Sc
 from matchmaker.listings import Listing, SQLiteListingStore
 from matchmaker.negotiation_store import SQLiteNegotiationStore
 from tests.contract.conftest import Backend
-from tests.unit.test_alerts import DAY, OWNER, START, Clock, TopicEncoder, listing
+from tests.unit.fakes import Clock
+from tests.unit.test_alerts import DAY, OWNER, START, TopicEncoder, listing
 
 
 @dataclass
@@ -49,7 +50,7 @@ def open_world(backend: Backend, clock: Clock) -> World:
 
 @pytest.fixture
 def world(backend: Backend) -> World:
-    return open_world(backend, Clock())
+    return open_world(backend, Clock(START))
 
 
 def battery_need(world: World, owner: str = OWNER, query: str = "lithium battery safety") -> SavedNeed:
