@@ -150,11 +150,6 @@ class Stack:
             env.update(production_stores(env))
         return env
 
-    @property
-    def production(self) -> bool:
-        """Whether the servers run the production profile (PostgreSQL, Redis)."""
-        return self.environment().get("MATCHMAKER_PROFILE") == "production"
-
     def start(self) -> None:
         """Start the servers, each waited for until it answers.
 

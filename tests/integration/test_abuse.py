@@ -45,6 +45,7 @@ from behaviour.hbase_store import HBaseEventStore, salt
 from bot.stack import Stack
 from channels.gateway import GATEWAY_PATH, GATEWAY_SECRET_HEADER
 from channels.push import PUSH_PATH, SECRET_HEADER
+from channels.wechat_gateway import XML_FORBIDDEN
 from matchmaker.messages import say
 from nlu.language import detect_language
 from tests.conftest import HBASE_THRIFT
@@ -736,7 +737,6 @@ def test_the_telegram_webhook_checks_its_secret_and_answers_every_update(servers
     assert [chat for chat in refused if to_chat(chat) or servers.tracker_events(f"tg:{chat}")] == []
 
 
-XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
